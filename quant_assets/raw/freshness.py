@@ -1,0 +1,68 @@
+"""Freshness of the newest partition of every raw asset.
+
+Dagster's ``build_time_partition_freshness_checks`` accepts only plain time-window
+partitions, and the raw assets are partitioned by day × symbol (or asset), so this
+check asks the instance directly: once a UTC day has been closed for ``grace``, every
+partition of that day must be materialized. The failure names the missing partitions.
+"""
+
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+
+CHECK_NAME = "newest_partition_fresh"
+
+
+def expected_day(now: datetime, grace: timedelta) -> date:
+    """The newest day whose partitions must exist at ``now`` (naive UTC)."""
+    return (now - grace).date() - timedelta(days=1)
+
+
+def partition_keys_of_day(partitions_def: dg.PartitionsDefinition, day: date) -> list[str]:
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        other = next(d for d in partitions_def.partitions_defs if d.name != "date")
+        return [
+            str(dg.MultiPartitionKey({"date": day.isoformat(), other.name: value}))
+            for value in other.partitions_def.get_partition_keys()
+        ]
+    return [day.isoformat()]
+
+
+def build_freshness_check(
+    assets: Sequence[dg.AssetsDefinition],
+    grace: timedelta = timedelta(hours=2),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC).replace(tzinfo=None),
+) -> dg.AssetChecksDefinition:
+    by_key = {a.key: a for a in assets}
+
+    @dg.multi_asset_check(
+        name="raw_freshness",
+        specs=[
+            dg.AssetCheckSpec(
+                CHECK_NAME, asset=key,
+                description=f"every partition of the newest closed day exists {grace} after it closed",
+            )
+            for key in by_key
+        ],
+        can_subset=True,
+    )
+    def raw_freshness(context: dg.AssetCheckExecutionContext):
+        day = expected_day(now(), grace)
+        for check_key in context.selected_asset_check_keys:
+            key, asset = check_key.asset_key, by_key[check_key.asset_key]
+            expected = partition_keys_of_day(asset.partitions_def, day)
+            done = context.instance.get_materialized_partitions(key)
+            missing = [k for k in expected if k not in done]
+            yield dg.AssetCheckResult(
+                asset_key=key,
+                check_name=CHECK_NAME,
+                passed=not missing,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=(f"{len(missing)} partition(s) of {day} missing: {', '.join(missing)}"
+                             if missing else f"all {len(expected)} partitions of {day} materialized"),
+                metadata={"expected_day": day.isoformat(), "missing": len(missing)},
+            )
+
+    return raw_freshness
