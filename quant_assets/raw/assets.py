@@ -29,6 +29,7 @@ from quant_assets.raw.families import FAMILIES, RawFamily
 from quant_assets.raw.parsers import parse_payload
 from quant_assets.resources.market import LandingZoneResource, MarketSourceResource
 from quant_assets.settings import Settings
+from quant_assets.sources.base import DataUnavailableError, SourceError
 from quant_assets.ui_metadata import empty_table, markdown_preview, table_schema
 
 RAW_GROUP = "raw"
@@ -185,7 +186,10 @@ def build_raw_asset(family: RawFamily, partitions_def: dg.PartitionsDefinition,
     )
     def _raw_asset(context: dg.AssetExecutionContext, config: RawIngestConfig,
                    market_source: MarketSourceResource, landing_zone: LandingZoneResource):
-        source = market_source.get_source()
+        try:
+            source = market_source.get_source()
+        except SourceError as exc:  # a configuration problem: retrying cannot help
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
         zone = landing_zone.zone()
         requests = partition_requests(context, family)
         frames: list[pd.DataFrame] = []
@@ -194,7 +198,10 @@ def build_raw_asset(family: RawFamily, partitions_def: dg.PartitionsDefinition,
             if config.reparse_from_landing:
                 payloads = zone.read(source.name, family.name, key, day)
             else:
-                payloads = source.fetch(family.name, key, day)
+                try:
+                    payloads = source.fetch(family.name, key, day)
+                except DataUnavailableError as exc:
+                    raise dg.Failure(description=str(exc), allow_retries=False) from exc
                 for payload in payloads:
                     stored = zone.write(family.name, key, day, payload)
                     landed[stored.status] += 1

@@ -38,10 +38,13 @@ class TransactionalDuckDbClient(DuckDbClient):
             connection.begin()
             try:
                 yield connection
+                connection.commit()
             except BaseException:
                 connection.rollback()
+                # The stock client closes only on success; a failed write must not leave
+                # the file held open by this process.
+                connection.close()
                 raise
-            connection.commit()
 
 
 class QuantDuckDBIOManager(DuckDBPandasIOManager):
