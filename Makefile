@@ -35,6 +35,7 @@ ui: install $(DAGSTER_HOME)/dagster.yaml
 
 bench: install
 	$(BIN)/python bench/raw.py
+	$(BIN)/python bench/metrics.py
 
 clean:
 	rm -rf $(VENV) data/landing data/dagster_home data/*.duckdb

@@ -5,6 +5,7 @@ also proves that slices and timestamps do not depend on the host time zone.
 """
 
 import json
+import re
 from dataclasses import replace
 from datetime import date
 
@@ -250,3 +251,33 @@ def test_a_failed_insert_rolls_back_the_delete(settings, instance):
     assert not result.success
     after = table(settings, "funding_rate").drop(columns="surprise")
     pd.testing.assert_frame_equal(after, stored)
+
+
+def test_onchain_and_etf_jobs_store_their_partitions(settings, instance):
+    defs = build_definitions(settings)
+    for job, first, last in [("raw_onchain_job", "BTC|2026-10-05", "BTC|2026-10-06"),
+                             ("raw_onchain_job", "USDT|2026-10-05", "USDT|2026-10-06"),
+                             ("raw_etf_job", "2026-10-05", "2026-10-06")]:
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance, tags={"dagster/asset_partition_range_start": first,
+                                     "dagster/asset_partition_range_end": last})
+        assert result.success and not failed_checks(result)
+    assert query(settings, "select asset, count(*) from raw.onchain_metrics group by 1 order by 1") == [
+        ("BTC", 28), ("USDT", 6)]
+    etf = table(settings, "etf_flows")
+    assert set(etf["asset"]) == {"BTC", "ETH"} and etf["ts"].nunique() == 2  # a Monday and a Tuesday
+    assert etf["net_flow_usd"].abs().max() > 1e6  # US$ millions converted to dollars
+
+
+def test_demo_command_loads_every_table_and_reports_green_checks(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QUANT_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "home"),
+           "QUANT_SYMBOLS": "BTCUSDT,SOLUSDT"}
+    completed = subprocess.run([sys.executable, "-m", "quant_assets.cli", "demo", "--days", "1"],
+                               env=env, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert ", 0 failed; runs: 7 succeeded, 0 failed" in completed.stdout
+    assert re.search(r"raw\.spot_klines\s+48\n", completed.stdout)
