@@ -15,10 +15,10 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -170,7 +170,21 @@ def parse_mark_price_klines(bodies: Sequence[str], ctx: ParseContext) -> pd.Data
     }, len(rows))
 
 
-# ---------------------------------------------------------------------- futures
+# ---------------------------------------------------------------------- JSON objects
+FieldKind = Literal["float", "float_or_null", "int", "time", "bool", "str"]
+#: column ← (field in the payload, kind); a parser of JSON objects is one such declaration.
+FieldSpec = Mapping[str, tuple[str, FieldKind]]
+
+_CONVERTERS: dict[str, Callable[[Sequence[Any], str, ParseContext], Any]] = {
+    "float": _floats,
+    "float_or_null": lambda values, name, ctx: _floats(values, name, ctx, nullable=True),
+    "int": _ints,
+    "time": _times,
+    "bool": _bools,
+    "str": lambda values, _name, _ctx: [str(v) for v in values],
+}
+
+
 def _objects(bodies: Sequence[str], ctx: ParseContext) -> list[dict]:
     """JSON objects of every body: an object body is one, an array body is many."""
     objects: list[dict] = []
@@ -185,40 +199,64 @@ def _for_symbol(rows: list[dict], ctx: ParseContext) -> list[dict]:
     return [r for r in rows if r.get("symbol", ctx.key) == ctx.key]
 
 
-def parse_premium_index(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
-    rows = _for_symbol(_objects(bodies, ctx), ctx)
-    return _frame(ctx, {
-        "ts": _times(_field(rows, "time", ctx), "time", ctx),
-        "mark_price": _floats(_field(rows, "markPrice", ctx), "markPrice", ctx),
-        "index_price": _floats(_field(rows, "indexPrice", ctx), "indexPrice", ctx),
-        "estimated_settle_price": _floats(_field(rows, "estimatedSettlePrice", ctx),
-                                          "estimatedSettlePrice", ctx),
-        "last_funding_rate": _floats(_field(rows, "lastFundingRate", ctx), "lastFundingRate", ctx),
-        "interest_rate": _floats(_field(rows, "interestRate", ctx), "interestRate", ctx),
-        "next_funding_time": _times(_field(rows, "nextFundingTime", ctx), "nextFundingTime", ctx),
-    }, len(rows))
+def _extract(rows: list[dict], spec: FieldSpec, ctx: ParseContext,
+             defaults: Mapping[str, Any] | None = None, **constants: Any) -> pd.DataFrame:
+    """Typed columns of ``rows`` as declared by ``spec`` (``defaults`` for optional fields)."""
+    defaults = defaults or {}
+    columns = {
+        column: _CONVERTERS[kind](_field(rows, field, ctx, defaults.get(field, ...)), field, ctx)
+        for column, (field, kind) in spec.items()
+    }
+    ts = columns.pop("ts")
+    return _frame(ctx, {"ts": ts, **{k: [v] * len(rows) for k, v in constants.items()}, **columns},
+                  len(rows))
 
 
-def parse_funding_rate(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
-    rows = _for_symbol(_objects(bodies, ctx), ctx)
-    return _frame(ctx, {
-        "ts": _times(_field(rows, "fundingTime", ctx), "fundingTime", ctx),
-        "funding_rate": _floats(_field(rows, "fundingRate", ctx), "fundingRate", ctx),
-        "mark_price": _floats(_field(rows, "markPrice", ctx, default=None), "markPrice", ctx,
-                              nullable=True),
-    }, len(rows))
-
-
-def parse_open_interest(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
-    rows = _for_symbol(_objects(bodies, ctx), ctx)
-    return _frame(ctx, {
-        "ts": _times(_field(rows, "timestamp", ctx), "timestamp", ctx),
-        "sum_open_interest": _floats(_field(rows, "sumOpenInterest", ctx), "sumOpenInterest", ctx),
-        "sum_open_interest_value": _floats(_field(rows, "sumOpenInterestValue", ctx),
-                                           "sumOpenInterestValue", ctx),
-    }, len(rows))
-
-
+_PREMIUM_INDEX: FieldSpec = {
+    "ts": ("time", "time"), "mark_price": ("markPrice", "float"), "index_price": ("indexPrice", "float"),
+    "estimated_settle_price": ("estimatedSettlePrice", "float"),
+    "last_funding_rate": ("lastFundingRate", "float"), "interest_rate": ("interestRate", "float"),
+    "next_funding_time": ("nextFundingTime", "time"),
+}
+_FUNDING_RATE: FieldSpec = {
+    "ts": ("fundingTime", "time"), "funding_rate": ("fundingRate", "float"),
+    "mark_price": ("markPrice", "float_or_null"),
+}
+_OPEN_INTEREST: FieldSpec = {
+    "ts": ("timestamp", "time"), "sum_open_interest": ("sumOpenInterest", "float"),
+    "sum_open_interest_value": ("sumOpenInterestValue", "float"),
+}
+_LONG_SHORT: FieldSpec = {
+    "ts": ("timestamp", "time"), "long_short_ratio": ("longShortRatio", "float"),
+    "long_account": ("longAccount", "float"), "short_account": ("shortAccount", "float"),
+}
+_TAKER_VOLUME: FieldSpec = {
+    "ts": ("timestamp", "time"), "buy_sell_ratio": ("buySellRatio", "float"),
+    "buy_volume": ("buyVol", "float"), "sell_volume": ("sellVol", "float"),
+}
+_TICKER_24HR: FieldSpec = {
+    "ts": ("closeTime", "time"),
+    **{column: (field, "float") for column, field in {
+        "price_change": "priceChange", "price_change_percent": "priceChangePercent",
+        "weighted_avg_price": "weightedAvgPrice", "prev_close_price": "prevClosePrice",
+        "last_price": "lastPrice", "last_qty": "lastQty", "bid_price": "bidPrice", "bid_qty": "bidQty",
+        "ask_price": "askPrice", "ask_qty": "askQty", "open_price": "openPrice",
+        "high_price": "highPrice", "low_price": "lowPrice", "volume": "volume",
+        "quote_volume": "quoteVolume"}.items()},
+    "open_time": ("openTime", "time"), "first_id": ("firstId", "int"), "last_id": ("lastId", "int"),
+    "trade_count": ("count", "int"),
+}
+_AVG_PRICE: FieldSpec = {"ts": ("closeTime", "time"), "window_minutes": ("mins", "int"),
+                         "price": ("price", "float")}
+_AGG_TRADES: FieldSpec = {
+    "ts": ("T", "time"), "agg_trade_id": ("a", "int"), "price": ("p", "float"), "qty": ("q", "float"),
+    "first_trade_id": ("f", "int"), "last_trade_id": ("l", "int"), "is_buyer_maker": ("m", "bool"),
+}
+_FORCE_ORDER: FieldSpec = {
+    "ts": ("T", "time"), "side": ("S", "str"), "order_type": ("o", "str"), "time_in_force": ("f", "str"),
+    "orig_qty": ("q", "float"), "price": ("p", "float"), "avg_price": ("ap", "float"),
+    "status": ("X", "str"), "last_filled_qty": ("l", "float"), "filled_qty": ("z", "float"),
+}
 _RATIO_TYPES = {
     "globalLongShortAccountRatio": "global_account",
     "topLongShortAccountRatio": "top_account",
@@ -226,60 +264,39 @@ _RATIO_TYPES = {
 }
 
 
+def parse_premium_index(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
+    return _extract(_for_symbol(_objects(bodies, ctx), ctx), _PREMIUM_INDEX, ctx)
+
+
+def parse_funding_rate(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
+    """Funding history; rows from before ``markPrice`` was served keep a null mark price."""
+    return _extract(_for_symbol(_objects(bodies, ctx), ctx), _FUNDING_RATE, ctx, {"markPrice": None})
+
+
+def parse_open_interest(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
+    return _extract(_for_symbol(_objects(bodies, ctx), ctx), _OPEN_INTEREST, ctx)
+
+
 def parse_long_short_ratio(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
+    """One of the three ratio endpoints; the ratio type comes from the endpoint's path."""
     endpoint = ctx.request.endpoint.rsplit("/", 1)[-1]
     if endpoint not in _RATIO_TYPES:
         raise ParseError(ctx, "<endpoint>", f"not a long/short ratio endpoint: {ctx.request.endpoint}")
-    rows = _for_symbol(_objects(bodies, ctx), ctx)
-    return _frame(ctx, {
-        "ts": _times(_field(rows, "timestamp", ctx), "timestamp", ctx),
-        "ratio_type": [_RATIO_TYPES[endpoint]] * len(rows),
-        "long_short_ratio": _floats(_field(rows, "longShortRatio", ctx), "longShortRatio", ctx),
-        "long_account": _floats(_field(rows, "longAccount", ctx), "longAccount", ctx),
-        "short_account": _floats(_field(rows, "shortAccount", ctx), "shortAccount", ctx),
-    }, len(rows))
+    return _extract(_for_symbol(_objects(bodies, ctx), ctx), _LONG_SHORT, ctx,
+                    ratio_type=_RATIO_TYPES[endpoint])
 
 
 def parse_taker_volume(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
-    rows = _objects(bodies, ctx)
-    return _frame(ctx, {
-        "ts": _times(_field(rows, "timestamp", ctx), "timestamp", ctx),
-        "buy_sell_ratio": _floats(_field(rows, "buySellRatio", ctx), "buySellRatio", ctx),
-        "buy_volume": _floats(_field(rows, "buyVol", ctx), "buyVol", ctx),
-        "sell_volume": _floats(_field(rows, "sellVol", ctx), "sellVol", ctx),
-    }, len(rows))
-
-
-# ---------------------------------------------------------------------- spot snapshots
-_TICKER_FLOATS = {
-    "price_change": "priceChange", "price_change_percent": "priceChangePercent",
-    "weighted_avg_price": "weightedAvgPrice", "prev_close_price": "prevClosePrice",
-    "last_price": "lastPrice", "last_qty": "lastQty", "bid_price": "bidPrice", "bid_qty": "bidQty",
-    "ask_price": "askPrice", "ask_qty": "askQty", "open_price": "openPrice",
-    "high_price": "highPrice", "low_price": "lowPrice", "volume": "volume",
-    "quote_volume": "quoteVolume",
-}
+    return _extract(_objects(bodies, ctx), _TAKER_VOLUME, ctx)
 
 
 def parse_ticker_24hr(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
-    rows = _for_symbol(_objects(bodies, ctx), ctx)
-    return _frame(ctx, {
-        "ts": _times(_field(rows, "closeTime", ctx), "closeTime", ctx),
-        **{col: _floats(_field(rows, key, ctx), key, ctx) for col, key in _TICKER_FLOATS.items()},
-        "open_time": _times(_field(rows, "openTime", ctx), "openTime", ctx),
-        "first_id": _ints(_field(rows, "firstId", ctx), "firstId", ctx),
-        "last_id": _ints(_field(rows, "lastId", ctx), "lastId", ctx),
-        "trade_count": _ints(_field(rows, "count", ctx), "count", ctx),
-    }, len(rows))
+    return _extract(_for_symbol(_objects(bodies, ctx), ctx), _TICKER_24HR, ctx)
 
 
 def parse_avg_price(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
-    rows = _objects(bodies, ctx)
-    return _frame(ctx, {
-        "ts": _times(_field(rows, "closeTime", ctx, default=ctx.received_at_ms), "closeTime", ctx),
-        "window_minutes": _ints(_field(rows, "mins", ctx), "mins", ctx),
-        "price": _floats(_field(rows, "price", ctx), "price", ctx),
-    }, len(rows))
+    """Average price; responses without ``closeTime`` are stamped with the request time."""
+    return _extract(_objects(bodies, ctx), _AVG_PRICE, ctx, {"closeTime": ctx.received_at_ms})
 
 
 # ---------------------------------------------------------------------- book
@@ -347,39 +364,19 @@ def parse_depth(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------- trades & liquidations
 def parse_agg_trades(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
-    rows = _objects(bodies, ctx)
-    return _frame(ctx, {
-        "ts": _times(_field(rows, "T", ctx), "T", ctx),
-        "agg_trade_id": _ints(_field(rows, "a", ctx), "a", ctx),
-        "price": _floats(_field(rows, "p", ctx), "p", ctx),
-        "qty": _floats(_field(rows, "q", ctx), "q", ctx),
-        "first_trade_id": _ints(_field(rows, "f", ctx), "f", ctx),
-        "last_trade_id": _ints(_field(rows, "l", ctx), "l", ctx),
-        "is_buyer_maker": _bools(_field(rows, "m", ctx), "m", ctx),
-    }, len(rows))
+    return _extract(_objects(bodies, ctx), _AGG_TRADES, ctx)
 
 
 def parse_liquidations(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
-    messages = _objects(bodies, ctx)
+    """``forceOrder`` stream messages; only the partition's symbol is kept."""
     orders = []
-    for i, message in enumerate(messages):
+    for i, message in enumerate(_objects(bodies, ctx)):
         order = message.get("o")
         if not isinstance(order, dict):
             raise ParseError(ctx, "o", f"message {i} has no forced-order object")
         if order.get("s") == ctx.key:
             orders.append(order)
-    return _frame(ctx, {
-        "ts": _times(_field(orders, "T", ctx), "o.T", ctx),
-        "side": [str(s) for s in _field(orders, "S", ctx)],
-        "order_type": [str(s) for s in _field(orders, "o", ctx)],
-        "time_in_force": [str(s) for s in _field(orders, "f", ctx)],
-        "orig_qty": _floats(_field(orders, "q", ctx), "o.q", ctx),
-        "price": _floats(_field(orders, "p", ctx), "o.p", ctx),
-        "avg_price": _floats(_field(orders, "ap", ctx), "o.ap", ctx),
-        "status": [str(s) for s in _field(orders, "X", ctx)],
-        "last_filled_qty": _floats(_field(orders, "l", ctx), "o.l", ctx),
-        "filled_qty": _floats(_field(orders, "z", ctx), "o.z", ctx),
-    }, len(orders))
+    return _extract(orders, _FORCE_ORDER, ctx)
 
 
 # ---------------------------------------------------------------------- on-chain & ETF

@@ -50,6 +50,7 @@ P_CHANGEPOINT = 1 / (24 * 21)
 PULL_PER_HOUR = 1 / (24 * 20)
 OU_PHI = 0.7
 MAX_VOL_MULTIPLE = 2.5
+MAX_JUMP_MULTIPLE = 6.0
 FLOW_PHI = 0.3
 MARKET_LOG_VOL_SD, MARKET_LOG_VOL_PHI = 0.045, 0.985
 OWN_LOG_VOL_SD, OWN_LOG_VOL_PHI = 0.045, 0.98
@@ -221,8 +222,13 @@ def _hourly_path(seed: int, symbol: str, n: int) -> HourlyPath:
     common = 0.25 * sigma * hourly_draws(seed, "market", "common", n, "normal")
     drift = TREND_DRIFT * sigma * trend_sign
     flow_drift = FLOW_EFFECT * sigma * np.concatenate([[0.0], flow_signal[:-1]])
+    # 4-6 sigma of the hour, but never more than MAX_JUMP_MULTIPLE base sigmas: a planted
+    # anomaly, not a crash that real exchanges would halt for.
     jump_size = np.where(
-        jump, np.sign(normal("jump_sign")) * (4.0 + 2.0 * uniform("jump_size")) * sigma, 0.0
+        jump,
+        np.sign(normal("jump_sign"))
+        * np.minimum((4.0 + 2.0 * uniform("jump_size")) * sigma, MAX_JUMP_MULTIPLE * profile.hourly_vol),
+        0.0,
     )
     increments = drift + own_share * noise + factor + common + flow_drift + jump_size
     slow = lfilter([1.0], [1.0, -(1.0 - PULL_PER_HOUR)], increments)
