@@ -20,7 +20,7 @@ from quant_assets.raw.assets import build_raw_asset
 from quant_assets.raw.families import FAMILIES, FAMILIES_BY_NAME
 from quant_assets.resources.market import MarketSourceResource
 from quant_assets.settings import load_settings
-from quant_assets.sources.base import MarketSource, Payload
+from quant_assets.sources.base import MarketSource, Payload, SequentialFetchMixin
 from quant_assets.sources.simulated.source import SimulatedMarket
 
 DAY1, DAY2 = date(2026, 10, 5), date(2026, 10, 6)
@@ -182,7 +182,7 @@ def test_freshness_check_names_the_missing_partitions(settings, instance):
 
 
 # ---------------------------------------------------------------------- planted defects
-class DefectiveMarket:
+class DefectiveMarket(SequentialFetchMixin):
     """The simulated market with one planted defect in one family's payloads."""
 
     name = "simulated"

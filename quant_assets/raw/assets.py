@@ -138,6 +138,17 @@ def _split_multi_key(partition_key: str, family: RawFamily) -> dict[str, str]:
     return dict(zip(names, partition_key.split("|"), strict=True))
 
 
+def _land(context: dg.AssetExecutionContext, zone, family: str, key: str, day: date,
+          payloads: list, landed: Counter) -> None:
+    """Write payloads to the landing zone before they are parsed; report changed answers."""
+    for payload in payloads:
+        stored = zone.write(family, key, day, payload)
+        landed[stored.status] += 1
+        if stored.status == "new_version":
+            context.log.warning(f"{stored.path.name}: the source answered differently than the landed "
+                                "copy; both versions are kept")
+
+
 def _result(outcome: checks.CheckOutcome, asset_key: dg.AssetKey) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         asset_key=asset_key,
@@ -194,24 +205,20 @@ def build_raw_asset(family: RawFamily, partitions_def: dg.PartitionsDefinition,
         requests = partition_requests(context, family)
         frames: list[pd.DataFrame] = []
         landed: Counter[str] = Counter()
-        for key, day in requests:
-            if config.reparse_from_landing:
-                payloads = zone.read(source.name, family.name, key, day)
-            else:
-                try:
-                    payloads = source.fetch(family.name, key, day)
-                except DataUnavailableError as exc:
-                    raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        if config.reparse_from_landing:
+            batches = ((key, day, zone.read(source.name, family.name, key, day)) for key, day in requests)
+        else:
+            batches = source.fetch_all(family.name, requests)
+        try:
+            for key, day, payloads in batches:
+                if not config.reparse_from_landing:
+                    _land(context, zone, family.name, key, day, payloads, landed)
                 for payload in payloads:
-                    stored = zone.write(family.name, key, day, payload)
-                    landed[stored.status] += 1
-                    if stored.status == "new_version":
-                        context.log.warning(f"{stored.path.name}: the source answered differently than "
-                                            "the landed copy; both versions are kept")
-            for payload in payloads:
-                parsed = parse_payload(family.name, family.parser, payload, key)
-                if len(parsed):
-                    frames.append(parsed)
+                    parsed = parse_payload(family.name, family.parser, payload, key)
+                    if len(parsed):
+                        frames.append(parsed)
+        except DataUnavailableError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
         frame = pd.concat(frames, ignore_index=True) if frames else empty_table(family.schema)
 
         outcomes = evaluate_checks(family, frame, requests, settings, config)

@@ -9,6 +9,7 @@ response bodies exactly as served, text untouched. Parsing happens later, in
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, Protocol
@@ -67,3 +68,18 @@ class MarketSource(Protocol):
     def fetch(self, family: str, key: str, day: date) -> list[Payload]:
         """Raw payloads of endpoint ``family`` for ``key`` (symbol or asset) on UTC ``day``."""
         ...
+
+    def fetch_all(self, family: str, partitions: Sequence[tuple[str, date]]
+                  ) -> Iterator[tuple[str, date, list[Payload]]]:
+        """Payloads of many partitions in one go, in order; a network source uses one pooled
+        client (and its request budget) for the whole run."""
+        ...
+
+
+class SequentialFetchMixin:
+    """``fetch_all`` as a loop over ``fetch``, for sources with nothing to share between calls."""
+
+    def fetch_all(self, family: str, partitions: Sequence[tuple[str, date]]
+                  ) -> Iterator[tuple[str, date, list[Payload]]]:
+        for key, day in partitions:
+            yield key, day, self.fetch(family, key, day)  # type: ignore[attr-defined]

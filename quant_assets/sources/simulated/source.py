@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from quant_assets.settings import KLINE_INTERVAL_MINUTES
-from quant_assets.sources.base import DataUnavailableError, Payload, PayloadKind, Request
+from quant_assets.sources.base import (
+    DataUnavailableError,
+    Payload,
+    PayloadKind,
+    Request,
+    SequentialFetchMixin,
+)
 from quant_assets.sources.exchange_facts import (
     AGG_TRADES_LIMIT,
     FUNDING_HOURS,
@@ -56,7 +62,7 @@ def _hour_label(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H")
 
 
-class SimulatedMarket:
+class SimulatedMarket(SequentialFetchMixin):
     """Deterministic offline market; see :mod:`quant_assets.sources.simulated.core`.
 
     ``now`` bounds what exists: a day is served only once it has closed, as a real
