@@ -15,6 +15,37 @@ the function so that every call validates its input first:
 Every violation raises :class:`MetricInputError`, whose message names the
 metric, the argument or column, and the reason.
 
+Two kinds of metric exist (``kind``):
+
+``per_symbol``
+    ``data`` holds the bars of one symbol; the metric declares the columns it
+    reads (``inputs``). The result is a Series named after the single output,
+    or a DataFrame with one column per declared output, indexed like ``data``.
+
+``cross_asset``
+    ``data`` is a wide frame of returns, one column per symbol, labelled by
+    the symbol (a non-empty string); at least two columns, every column
+    numeric and finite, the index under the same rules as above. The metric
+    declares no ``inputs`` (it reads every column) and a ``layout``, which
+    fixes the shape of the result. The result is always indexed like
+    ``data``: the value at bar ``t`` uses rows up to ``t`` only, and a value
+    refit on a schedule (correlation tests, model fits, allocations) is held
+    from its refit bar until the next one, NaN before the first. Layouts:
+
+    - ``"pairwise"``: one value per pair of symbols. Columns are a
+      three-level MultiIndex ``(output, x, y)``; ``result[output]`` is a frame
+      with ``(x, y)`` columns. For a directional metric ``x`` is the driver
+      and ``y`` the response (``x`` leads ``y``, ``x`` Granger-causes ``y``,
+      the beta of ``y`` on ``x``); for a symmetric one ``x`` comes before
+      ``y`` in the column order of ``data``. Each metric documents its pair
+      set (unordered pairs, ordered pairs, or all pairs with ``x == y``).
+    - ``"per_asset"``: one value per symbol, e.g. allocation weights. Columns
+      are a two-level MultiIndex ``(output, symbol)``; ``result[output]`` is a
+      frame with one column per symbol. Weights are held between rebalances,
+      so the rebalance times are the bars where a row changes.
+    - ``"aggregate"``: one value for the whole cross-section per bar; shaped
+      like a per-symbol result (a Series, or a frame of output columns).
+
 Dependencies between metrics (``depends_on``) form a graph that
 :meth:`Registry.resolve` checks for missing names and cycles; the package
 ``__init__`` calls it once every family module is imported, so a broken graph
@@ -36,6 +67,7 @@ import pandas as pd
 
 __all__ = [
     "KINDS",
+    "LAYOUTS",
     "MODULE_IDS",
     "REGISTRY",
     "Constraint",
@@ -67,6 +99,15 @@ MODULE_IDS: tuple[str, ...] = (
 
 Kind = Literal["per_symbol", "cross_asset"]
 KINDS: tuple[str, ...] = ("per_symbol", "cross_asset")
+
+#: Result shapes of cross-asset metrics (see the module docstring).
+Layout = Literal["pairwise", "per_asset", "aggregate"]
+LAYOUTS: tuple[str, ...] = ("pairwise", "per_asset", "aggregate")
+#: Column level names of the result, by layout (``aggregate`` has plain columns).
+_LAYOUT_LEVELS: dict[str, tuple[str, ...]] = {
+    "pairwise": ("output", "x", "y"),
+    "per_asset": ("output", "symbol"),
+}
 
 #: A constraint receives the value and all resolved parameters and returns the
 #: reason the value is invalid, or ``None`` when it is valid.
@@ -201,7 +242,8 @@ class Metric:
 
     Calling the object validates ``data`` and the parameters, runs the pure
     function and returns a Series named after the single output, or a DataFrame
-    with the declared output columns, indexed like ``data``.
+    with the declared output columns, indexed like ``data`` (for cross-asset
+    metrics, shaped by their ``layout``; see the module docstring).
     """
 
     name: str
@@ -218,6 +260,7 @@ class Metric:
     kind: Kind
     allow_nan: bool
     constraints: Mapping[str, Constraint] = field(default_factory=dict)
+    layout: Layout | None = None
 
     @property
     def doc(self) -> str:
@@ -303,6 +346,12 @@ class Metric:
                     f"needs at least 2 columns (one per symbol) for a cross-asset metric "
                     f"(got {len(columns)})",
                 )
+            for label in columns:
+                if not isinstance(label, str) or not label:
+                    raise self._fail(
+                        f"column {label!r}",
+                        f"must be labelled by its symbol, a non-empty string (got {type(label).__name__})",
+                    )
         for column in columns:
             self._validate_column(column, data[column])
         warmup = self.warmup_bars(**resolved)
@@ -366,13 +415,8 @@ class Metric:
         return self._shape_output(data, result)
 
     def _shape_output(self, data: pd.DataFrame, result: Any) -> pd.Series | pd.DataFrame:
-        if self.kind == "cross_asset":
-            if not isinstance(result, pd.Series | pd.DataFrame):
-                raise TypeError(
-                    f"{self.name}: a cross-asset metric must return a pandas object "
-                    f"(got {type(result).__name__})"
-                )
-            return result
+        if self.kind == "cross_asset" and self.layout != "aggregate":
+            return self._shape_cross_asset(data, result)
         if isinstance(result, pd.Series | np.ndarray):
             if len(self.outputs) != 1:
                 raise TypeError(f"{self.name}: returned one array but declares outputs {self.outputs}")
@@ -397,6 +441,36 @@ class Metric:
             return pd.Series(columns[self.outputs[0]], index=data.index, name=self.outputs[0])
         # copy=False keeps one block per column instead of copying into a 2-D block.
         return pd.DataFrame(columns, index=data.index, copy=False)
+
+    def _shape_cross_asset(self, data: pd.DataFrame, result: Any) -> pd.DataFrame:
+        """Assemble a pairwise or per-asset result: ``result`` maps each output to a
+        frame indexed like ``data`` whose columns are symbols (per asset) or
+        ``(x, y)`` pairs of symbols (pairwise)."""
+        if not isinstance(result, Mapping):
+            raise TypeError(
+                f"{self.name}: a {self.layout} metric returns a mapping of output -> DataFrame "
+                f"(got {type(result).__name__})"
+            )
+        keys = tuple(result.keys())
+        if set(keys) != set(self.outputs):
+            raise TypeError(f"{self.name}: returned outputs {keys}, declares {self.outputs}")
+        symbols = set(data.columns)
+        pair = self.layout == "pairwise"
+        expected = "an (x, y) pair of symbols" if pair else "a symbol"
+        frames = []
+        for key in self.outputs:
+            frame = result[key]
+            if not isinstance(frame, pd.DataFrame) or not frame.index.equals(data.index):
+                raise TypeError(f"{self.name}: output {key!r} must be a DataFrame indexed like data")
+            for label in frame.columns:
+                parts = label if pair and isinstance(label, tuple) and len(label) == 2 else (label,)
+                if (pair and len(parts) != 2) or not set(parts) <= symbols:
+                    raise TypeError(
+                        f"{self.name}: output {key!r} has column {label!r}, expected {expected} of data"
+                    )
+            frames.append(frame.astype(np.float64))
+        levels = _LAYOUT_LEVELS[str(self.layout)]
+        return pd.concat(frames, axis=1, keys=list(self.outputs), names=list(levels))
 
     def __repr__(self) -> str:
         return f"Metric({self.name!r}, module={self.module!r}, outputs={self.outputs})"
@@ -450,6 +524,7 @@ class Registry:
         kind: Kind = "per_symbol",
         constraints: Mapping[str, Constraint] | None = None,
         allow_nan: bool = False,
+        layout: Layout | None = None,
     ) -> Callable[[Callable[..., Any]], Metric]:
         """Register a pure metric function; see the module docstring for the contract.
 
@@ -483,6 +558,9 @@ class Registry:
             Per-parameter :data:`Constraint` callables.
         allow_nan : bool
             Accept missing values in the input columns.
+        layout : {"pairwise", "per_asset", "aggregate"}, optional
+            Shape of a cross-asset result (required for, and only for,
+            cross-asset metrics; see the module docstring).
         """
 
         def decorate(func: Callable[..., Any]) -> Metric:
@@ -501,6 +579,7 @@ class Registry:
                 kind=kind,
                 allow_nan=allow_nan,
                 constraints=MappingProxyType(dict(constraints or {})),
+                layout=layout,
             )
             self._check_declaration(spec)
             self._metrics[name] = spec
@@ -527,6 +606,13 @@ class Registry:
             raise fail(f"kind {spec.kind!r} is not one of {', '.join(KINDS)}")
         if spec.kind == "per_symbol" and not spec.inputs:
             raise fail("a per-symbol metric must declare its input columns")
+        if spec.kind == "per_symbol" and spec.layout is not None:
+            raise fail("layout applies to cross-asset metrics only")
+        if spec.kind == "cross_asset":
+            if spec.inputs:
+                raise fail("a cross-asset metric reads every column of its frame; declare no inputs")
+            if spec.layout not in LAYOUTS:
+                raise fail(f"a cross-asset metric must declare layout as one of {', '.join(LAYOUTS)}")
         if not spec.outputs or len(set(spec.outputs)) != len(spec.outputs):
             raise fail("outputs must be a non-empty list of distinct names")
         for out in spec.outputs:

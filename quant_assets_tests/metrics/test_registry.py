@@ -354,3 +354,112 @@ def test_the_package_resolves_its_graph_at_import() -> None:
     import quant_assets.metrics as metrics
 
     assert metrics.topological_order() == metrics.REGISTRY.resolve()
+
+
+# --------------------------------------------------------------------------- cross-asset metrics
+
+
+def wide_returns(n: int = 40, symbols: tuple[str, ...] = ("BTC", "ETH", "SOL")) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        rng.normal(0.0, 0.01, (n, len(symbols))), index=hourly_index(n), columns=list(symbols)
+    )
+
+
+def cross_toy(registry: Registry, func, *, layout: str | None, **extra: object):
+    """Register ``func`` as a cross-asset metric ``m`` in ``registry``."""
+    func.__doc__ = DOC
+    options: dict = {
+        "name": "m",
+        "module": "corr_lead",
+        "kind": "cross_asset",
+        "inputs": (),
+        "outputs": ("m",),
+        "layout": layout,
+        "reference": "test",
+    }
+    options.update(extra)
+    return registry.metric(**options)(func)
+
+
+def test_cross_asset_columns_must_be_numeric_symbol_names() -> None:
+    returns = wide_returns()
+    with pytest.raises(MetricInputError) as excinfo:
+        compute("pearson_corr", returns.set_axis([0, 1, 2], axis=1), timeperiod=10)
+    assert (
+        message(excinfo)
+        == "pearson_corr: column 0 must be labelled by its symbol, a non-empty string (got int)"
+    )
+    with pytest.raises(MetricInputError, match=r"^beta: column 'ETH' must be numeric \(got dtype object\)"):
+        compute("beta", returns.assign(ETH="x"), timeperiod=10)
+    with pytest.raises(MetricInputError, match=r"^beta: column 'ETH' appears more than once in data"):
+        compute("beta", returns.set_axis(["BTC", "ETH", "ETH"], axis=1), timeperiod=10)
+
+
+def test_cross_asset_index_follows_the_per_symbol_rules() -> None:
+    returns = wide_returns()
+    with pytest.raises(MetricInputError, match=r"^pearson_corr: index of 'data' has duplicate timestamps"):
+        compute("pearson_corr", returns.iloc[[0, 1, 1, *range(2, 40)]], timeperiod=10)
+    with pytest.raises(MetricInputError, match=r"^hrp: index of 'data' must be naive UTC"):
+        compute("hrp", returns.tz_localize("UTC"), window=10)
+
+
+def test_a_cross_asset_metric_declares_a_layout_and_no_input_columns() -> None:
+    def func(data: pd.DataFrame) -> np.ndarray:
+        return np.zeros(len(data))
+
+    with pytest.raises(
+        MetricDefinitionError, match="must declare layout as one of pairwise, per_asset, aggregate"
+    ):
+        cross_toy(Registry(), func, layout=None)
+    with pytest.raises(MetricDefinitionError, match="reads every column of its frame; declare no inputs"):
+        cross_toy(Registry(), func, layout="aggregate", inputs=("close",))
+    with pytest.raises(MetricDefinitionError, match="layout applies to cross-asset metrics only"):
+        toy(Registry(), "a", layout="pairwise")
+
+
+def test_pairwise_and_per_asset_results_carry_an_output_level_and_the_data_index() -> None:
+    returns = wide_returns()
+    registry = Registry()
+
+    def pairs(data: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        columns = pd.MultiIndex.from_tuples([("BTC", "ETH"), ("ETH", "BTC")])
+        return {"m": pd.DataFrame(1, index=data.index, columns=columns)}
+
+    result = cross_toy(registry, pairs, layout="pairwise")(returns)
+    assert result.index.equals(returns.index)
+    assert result.columns.names == ["output", "x", "y"]
+    assert list(result.columns) == [("m", "BTC", "ETH"), ("m", "ETH", "BTC")]
+    assert (result.dtypes == np.float64).all()
+
+    def weights(data: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        return {"w": pd.DataFrame(1 / 3, index=data.index, columns=data.columns)}
+
+    result = cross_toy(Registry(), weights, layout="per_asset", outputs=("w",))(returns)
+    assert result.columns.names == ["output", "symbol"]
+    assert list(result["w"].columns) == ["BTC", "ETH", "SOL"]
+
+
+def test_a_cross_asset_result_naming_an_unknown_symbol_is_a_programming_error() -> None:
+    def wrong(data: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        return {"m": pd.DataFrame(0.0, index=data.index, columns=["BTC", "DOGE"])}
+
+    metric_ = cross_toy(Registry(), wrong, layout="per_asset")
+    with pytest.raises(TypeError, match=r"^m: output 'm' has column 'DOGE', expected a symbol of data"):
+        metric_(wide_returns())
+
+    def misaligned(data: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        return {"m": pd.DataFrame(0.0, index=data.index[1:], columns=["BTC"])}
+
+    with pytest.raises(TypeError, match=r"^m: output 'm' must be a DataFrame indexed like data"):
+        cross_toy(Registry(), misaligned, layout="per_asset")(wide_returns())
+
+
+def test_an_aggregate_cross_asset_result_is_shaped_like_a_per_symbol_one() -> None:
+    def dispersion(data: pd.DataFrame) -> np.ndarray:
+        return data.to_numpy().std(axis=1)
+
+    returns = wide_returns()
+    result = cross_toy(Registry(), dispersion, layout="aggregate")(returns)
+    assert isinstance(result, pd.Series) and result.name == "m"
+    assert result.index.equals(returns.index)
