@@ -10,7 +10,8 @@ import pytest
 
 from quant_assets.metrics import MODULE_IDS, catalog, get, topological_order
 
-#: Names the product requires from the families implemented so far (issue 4).
+#: Every name the product requires (issue 4), under the module that owns it. Sharpe and
+#: Sortino belong to allocation (I) and are also read by the risk module (G).
 REQUIRED = {
     "trend_moment": [
         "ema", "sma", "rsi", "macd", "bbands", "atr", "adx", "stoch_rsi", "momentum",
@@ -19,6 +20,38 @@ REQUIRED = {
     "volat_regime": [
         "hist_vol", "bb_width", "variance_ratio", "range_expansion_index", "garch_vol",
         "entropy", "hurst", "regime_switching",
+    ],
+    "deriv_sentim": [
+        "oi_change_rate", "funding_skew", "volume_imbalance", "liquidation_heatmap",
+        "oi_delta_divergence", "volatility_skew", "gamma_exposure",
+    ],
+    "order_micros": [
+        "orderbook_imbalance", "spread", "trade_aggression_ratio", "slippage", "depth_elasticity",
+        "cvd", "ofi", "taker_dominance", "liquidity_density",
+    ],
+    "corr_lead": [
+        "pearson_corr", "beta", "rolling_cov", "partial_corr", "lead_lag", "granger", "dtw", "cca",
+        "var_model",
+    ],
+    "onchain": [
+        "nupl", "mvrv_zscore", "sopr", "nrpl", "whale_ratio", "exchange_netflow", "stablecoin_flow",
+        "etf_net_flow",
+    ],
+    "risk_expos": [
+        "atr_stop", "liquidation_zones", "max_drawdown", "vol_target", "leverage_ratio",
+        "value_at_risk", "expected_shortfall", "adaptive_atr_stop",
+    ],
+    "microalpha": [
+        "microprice", "microprice_deviation", "quote_stability", "order_duration", "kyle_lambda",
+        "latency_adjusted_flow", "hf_zscore", "trade_direction_ratio", "tick_volume",
+    ],
+    "port_alloc": [
+        "sharpe", "sortino", "conditional_beta", "drawdown_corr", "black_litterman", "hrp",
+        "risk_parity",
+    ],
+    "regime_anomal": [
+        "rolling_skew", "rolling_kurt", "cum_return_deviation", "cusum", "isolation_forest",
+        "spectral_residual",
     ],
 }  # fmt: skip
 
