@@ -126,12 +126,50 @@ Next:
     return 1 if failed_runs or failed_checks else 0
 
 
+def record(symbols: Sequence[str], snapshot_seconds: float) -> int:
+    """Record the futures streams into the landing zone until interrupted (SIGINT/SIGTERM)."""
+    import asyncio
+    import signal
+
+    from quant_assets.sources.recorder import StreamRecorder
+
+    settings = load_settings()
+    recorder = StreamRecorder(
+        symbols or settings.symbols, settings.landing_dir,
+        ws_url=os.environ.get("BINANCE_FUTURES_WS_URL", "wss://fstream.binance.com"),
+        rest_url=os.environ.get("BINANCE_FUTURES_URL", "https://fapi.binance.com"),
+        snapshot_seconds=snapshot_seconds,
+    )
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        stats = await recorder.run(stop)
+        print(f"recorded {stats.messages} messages, {stats.snapshots_written} book snapshots, "
+              f"{stats.resyncs} sequence-gap resyncs, {stats.reconnects} reconnects, "
+              f"{stats.files_landed} hour files landed")
+
+    print(f"recording {', '.join(recorder.symbols)} into {settings.landing_dir} (Ctrl-C to stop)")
+    asyncio.run(run())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="quant-assets", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="materialize the last N days of raw data and check it")
     demo_parser.add_argument("--days", type=int, default=14, help="closed days to load (default 14)")
+    record_parser = commands.add_parser(
+        "record", help="record depth, book ticker, trades and liquidations streams into hourly files")
+    record_parser.add_argument("--symbols", type=lambda text: [s.strip() for s in text.split(",") if s],
+                               default=[], help="comma-separated symbols (default QUANT_SYMBOLS)")
+    record_parser.add_argument("--snapshot-seconds", type=float, default=60.0,
+                               help="seconds between recorded top-20 book snapshots (default 60)")
     args = parser.parse_args(argv)
+    if args.command == "record":
+        return record(args.symbols, args.snapshot_seconds)
     if args.command == "demo":
         if args.days < 1:
             parser.error("--days must be at least 1")
