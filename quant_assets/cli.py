@@ -24,6 +24,7 @@ import duckdb
 from quant_assets.automation.jobs import RAW_ETF_JOB, RAW_FRESHNESS_JOB, RAW_MARKET_JOB, RAW_ONCHAIN_JOB
 from quant_assets.raw.families import FAMILIES
 from quant_assets.settings import Settings, load_settings
+from quant_assets.sources.archive import cli as archive_cli
 from quant_assets.sources.onchain_catalog import ONCHAIN_ASSETS
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -161,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="materialize the last N days of raw data and check it")
     demo_parser.add_argument("--days", type=int, default=14, help="closed days to load (default 14)")
+    archive_cli.add_parser(commands)
     record_parser = commands.add_parser(
         "record", help="record depth, book ticker, trades and liquidations streams into hourly files")
     record_parser.add_argument("--symbols", type=lambda text: [s.strip() for s in text.split(",") if s],
@@ -168,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     record_parser.add_argument("--snapshot-seconds", type=float, default=60.0,
                                help="seconds between recorded top-20 book snapshots (default 60)")
     args = parser.parse_args(argv)
+    if args.command == archive_cli.COMMAND:
+        return archive_cli.run(args)
     if args.command == "record":
         return record(args.symbols, args.snapshot_seconds)
     if args.command == "demo":
