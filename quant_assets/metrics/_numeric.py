@@ -1,13 +1,15 @@
 """Vectorized building blocks shared by the metric families.
 
-Every function takes and returns float64 numpy arrays aligned to the input:
-position ``t`` of an output depends on positions ``<= t`` of the input only,
-and positions without enough history are NaN.
+Every function takes and returns float64 numpy arrays aligned to the input
+(along axis 0 where a function accepts a ``(rows, columns)`` array): position
+``t`` of an output depends on positions ``<= t`` of the input only, and
+positions without enough history are NaN.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,13 @@ FloatArray = np.ndarray
 
 #: Rows per chunk when a computation materializes one window per row.
 WINDOW_CHUNK_ROWS = 1 << 15
+#: Cells (rows x window) per chunk when a computation materializes windows.
+CHUNK_CELLS = 1 << 20
+
+#: ``memory`` of metrics defined over the whole history (an expanding window,
+#: e.g. Glassnode's MVRV z-score): no finite number of bars makes the value
+#: independent of where the series starts, so load the full history.
+UNBOUNDED_MEMORY = 2**31 - 1
 
 
 def column(data: pd.DataFrame, name: str) -> FloatArray:
@@ -82,20 +91,21 @@ def wilder_sum(x: FloatArray, period: int, *, first: int, seed: float) -> FloatA
 
 
 def rolling_sum(x: FloatArray, window: int) -> FloatArray:
-    """Trailing sum over ``window`` values (NaN for the first ``window - 1``).
+    """Trailing sum over ``window`` values (NaN for the first ``window - 1``);
+    column by column for a ``(rows, columns)`` array.
 
     Uses a cumulative sum of the values shifted by ``x[0]`` (shifting keeps the
     running total small, which limits rounding on long price series).
     """
     n = len(x)
-    out = nan_array(n)
+    out = np.full(x.shape, np.nan)
     if window > n:
         return out
     ref = x[0]
-    cs = np.empty(n + 1)
+    cs = np.empty((n + 1, *x.shape[1:]))
     cs[0] = 0.0
     np.subtract(x, ref, out=cs[1:])
-    np.cumsum(cs[1:], out=cs[1:])
+    np.cumsum(cs[1:], axis=0, out=cs[1:])
     tail = out[window - 1 :]
     np.subtract(cs[window:], cs[:-window], out=tail)
     tail += window * ref
@@ -107,6 +117,16 @@ def rolling_mean(x: FloatArray, window: int) -> FloatArray:
     out = rolling_sum(x, window)
     out /= window
     return out
+
+
+def trailing_sum(x: FloatArray, window: int) -> FloatArray:
+    """Sum over the trailing ``window`` values; exactly ``x`` for a window of 1."""
+    return x.copy() if window == 1 else rolling_sum(x, window)
+
+
+def trailing_mean(x: FloatArray, window: int) -> FloatArray:
+    """Mean over the trailing ``window`` values; exactly ``x`` for a window of 1."""
+    return x.copy() if window == 1 else rolling_mean(x, window)
 
 
 def rolling_var(x: FloatArray, window: int, *, ddof: int = 0) -> FloatArray:
@@ -143,12 +163,20 @@ def rolling_max(x: FloatArray, window: int) -> FloatArray:
 
 
 def shift(x: FloatArray, lag: int) -> FloatArray:
-    """``x`` delayed by ``lag >= 0`` positions, NaN-filled at the start."""
+    """``x`` delayed by ``lag >= 0`` positions (rows), NaN-filled at the start."""
     if lag == 0:
         return x.copy()
-    out = nan_array(len(x))
+    out = np.full(x.shape, np.nan)
     if lag < len(x):
         out[lag:] = x[:-lag]
+    return out
+
+
+def placed(values: FloatArray, start: int, n: int) -> FloatArray:
+    """``values`` computed from position ``start`` on, placed back on ``n``
+    positions (NaN before ``start``)."""
+    out = nan_array(n)
+    out[start:] = values
     return out
 
 
@@ -159,6 +187,35 @@ def log_returns(close: FloatArray) -> FloatArray:
     return out
 
 
+def simple_returns(close: FloatArray) -> FloatArray:
+    """``R[t] = close[t] / close[t-1] - 1``, NaN at position 0."""
+    out = nan_array(len(close))
+    out[1:] = close[1:] / close[:-1] - 1.0
+    return out
+
+
+def ewma_variance(returns: FloatArray, decay: float, seed_period: int) -> FloatArray:
+    """RiskMetrics EWMA variance of a return series whose position 0 is NaN.
+
+    ``σ²[m] = mean(r²[1..m])`` at ``m = seed_period >= 1``, then
+    ``σ²[t] = decay σ²[t-1] + (1 - decay) r²[t]``; NaN before ``m``.
+    """
+    squared = returns * returns
+    if seed_period >= len(returns):
+        return nan_array(len(returns))
+    seed = float(np.mean(squared[1 : seed_period + 1]))
+    return first_order_recursion(squared, decay=decay, gain=1.0 - decay, start=seed_period, seed=seed)
+
+
+def return_moments(returns: FloatArray, window: int, *, ddof: int) -> tuple[FloatArray, FloatArray]:
+    """Trailing mean and standard deviation over ``window`` returns of a return
+    series whose position 0 is NaN (no return at the first bar); NaN until the
+    first full window."""
+    mean = nan_array(len(returns))
+    mean[1:] = rolling_mean(returns[1:], window)
+    return mean, rolling_std(returns, window, ddof=ddof)
+
+
 def safe_divide(num: FloatArray, den: FloatArray) -> FloatArray:
     """``num / den`` with NaN where ``den == 0`` (an undefined ratio stays undefined)."""
     out = nan_array(len(num))
@@ -166,22 +223,39 @@ def safe_divide(num: FloatArray, den: FloatArray) -> FloatArray:
     return out
 
 
-def map_windows(x: FloatArray, window: int, func: Callable[[np.ndarray], FloatArray]) -> FloatArray:
-    """Apply ``func`` to every trailing window of ``x``, in memory-bounded chunks.
+def window_apply(
+    x: FloatArray,
+    y: FloatArray | None,
+    window: int,
+    func: Callable[[np.ndarray, Any], FloatArray],
+    *,
+    chunk_rows: int | None = None,
+) -> FloatArray:
+    """``func(x_windows, y_windows)`` on every trailing window, one value per window.
 
-    ``func`` receives a read-only ``(rows, window)`` view, one row per window
-    ending at positions ``window-1 ..``, and returns one value per row. Output
-    position ``t`` holds the value of the window ending at ``t``.
+    The windows are read-only ``(rows, window)`` views, one row per window
+    ending at positions ``window-1 ..`` (``y_windows`` is ``None`` without
+    ``y``), handed over in chunks of ``chunk_rows`` rows (default: about
+    :data:`CHUNK_CELLS` cells); output position ``t`` holds the value of the
+    window ending at ``t``.
     """
     n = len(x)
     out = nan_array(n)
     if window > n:
         return out
-    windows = sliding_window_view(x, window)
-    for lo in range(0, len(windows), WINDOW_CHUNK_ROWS):
-        chunk = windows[lo : lo + WINDOW_CHUNK_ROWS]
-        out[window - 1 + lo : window - 1 + lo + len(chunk)] = func(chunk)
+    xw = sliding_window_view(x, window)
+    yw = None if y is None else sliding_window_view(y, window)
+    step = chunk_rows or max(1, CHUNK_CELLS // window)
+    for lo in range(0, len(xw), step):  # memory-bounded chunks, each vectorized
+        hi = min(len(xw), lo + step)
+        out[window - 1 + lo : window - 1 + hi] = func(xw[lo:hi], None if yw is None else yw[lo:hi])
     return out
+
+
+def map_windows(x: FloatArray, window: int, func: Callable[[np.ndarray], FloatArray]) -> FloatArray:
+    """:func:`window_apply` of ``func(x_windows)`` in chunks of
+    :data:`WINDOW_CHUNK_ROWS` rows."""
+    return window_apply(x, None, window, lambda w, _: func(w), chunk_rows=WINDOW_CHUNK_ROWS)
 
 
 def refit_boundaries(index: pd.DatetimeIndex, every: str) -> np.ndarray:
@@ -196,6 +270,16 @@ def refit_boundaries(index: pd.DatetimeIndex, every: str) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     periods = index.floor(every).asi8
     return np.flatnonzero(periods[1:] != periods[:-1]) + 1
+
+
+def refit_spans(index: pd.DatetimeIndex, every: str, history: int) -> Iterator[tuple[int, int]]:
+    """``(b, e)`` per scheduled refit with at least ``history`` rows before it:
+    a fit at bar ``b`` (a :func:`refit_boundaries` position ``>= history``)
+    whose result holds for rows ``b .. e - 1``, up to the next refit."""
+    bounds = refit_boundaries(index, every)
+    bounds = bounds[bounds >= history]
+    ends = np.append(bounds[1:], len(index))[: len(bounds)]
+    return zip(bounds.tolist(), ends.tolist(), strict=True)
 
 
 def decay_bars(decay: float, tolerance: float = 1e-8) -> int:

@@ -20,11 +20,10 @@ import math
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import uniform_filter1d
 
 from quant_assets.metrics import _numeric as nm
-from quant_assets.metrics.onchain import require_non_negative, require_positive
+from quant_assets.metrics._validation import require_non_negative, require_positive
 from quant_assets.metrics.registry import MetricInputError, at_least, greater_than, metric, one_of
 from quant_assets.metrics.volatility import _check_frequency
 
@@ -33,19 +32,9 @@ MODULE = "regime_anomal"
 #: Bars per vectorized CUSUM segment; a segment is cut short at each alarm.
 CUSUM_SEGMENT = 4096
 
-#: Values per chunk when trailing windows are materialized (spectral residual).
-_CHUNK_ELEMENTS = 1 << 20
-
 
 def _log_returns(metric_name: str, data: pd.DataFrame) -> np.ndarray:
     return nm.log_returns(require_positive(metric_name, data, "close"))
-
-
-def _trailing(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and population std of ``values[1:]`` over trailing windows (NaN at 0)."""
-    mean = nm.nan_array(len(values))
-    mean[1:] = nm.rolling_mean(values[1:], window)
-    return mean, nm.rolling_std(values, window, ddof=0)
 
 
 # --------------------------------------------------------------------------- higher moments
@@ -179,9 +168,7 @@ def cum_return_deviation(data: pd.DataFrame, *, horizon: int = 24, baseline: int
     """
     close = require_positive("cum_return_deviation", data, "close")
     returns = nm.log_returns(close)
-    mean = nm.nan_array(len(close))
-    mean[1:] = nm.rolling_mean(returns[1:], baseline)
-    sd = nm.rolling_std(returns, baseline, ddof=1)
+    mean, sd = nm.return_moments(returns, baseline, ddof=1)
     cumulative = np.log(close) - np.log(nm.shift(close, horizon))
     deviation = cumulative - horizon * nm.shift(mean, horizon)
     return nm.safe_divide(deviation, nm.shift(sd, horizon) * math.sqrt(horizon))
@@ -287,7 +274,7 @@ def cusum(data: pd.DataFrame, *, window: int = 720, k: float = 0.5, h: float = 8
     to Statistical Quality Control*, tabular CUSUM.
     """
     returns = _log_returns("cusum", data)
-    mean, sd = _trailing(returns, window)
+    mean, sd = nm.return_moments(returns, window, ddof=0)
     z = nm.safe_divide(returns - nm.shift(mean, 1), nm.shift(sd, 1))
     upper, lower, alarm = _cusum(z, k, h)
     return {"cusum_pos": upper, "cusum_neg": lower, "cusum_alarm": alarm}
@@ -388,12 +375,9 @@ def isolation_forest(
     from sklearn.ensemble import IsolationForest  # heavy import, only when the metric runs
 
     features = _isolation_features(data)
-    n = len(features)
-    out = nm.nan_array(n)
-    bounds = nm.refit_boundaries(data.index, refit_every)
-    bounds = bounds[bounds >= window + 1]  # features start at bar 1
-    ends = np.append(bounds[1:], n)[: len(bounds)]
-    for b, e in zip(bounds, ends, strict=True):  # one fit per refit period
+    out = nm.nan_array(len(features))
+    # Features start at bar 1, so a fit needs window + 1 bars before it.
+    for b, e in nm.refit_spans(data.index, refit_every, window + 1):  # one fit per refit period
         forest = IsolationForest(
             n_estimators=n_estimators,
             max_samples=min(max_samples, window),
@@ -529,14 +513,12 @@ def spectral_residual(
     close = require_positive("spectral_residual", data, "close")
     values = nm.log_returns(close) if series == "log_return" else close
     first = 1 if series == "log_return" else 0
-    n = len(values)
-    score = nm.nan_array(n)
-    if first + window <= n:
-        views = sliding_window_view(values[first:], window)
-        step = max(1, _CHUNK_ELEMENTS // window)
-        for lo in range(0, len(views), step):
-            chunk = views[lo : lo + step]
-            start = first + window - 1 + lo
-            score[start : start + len(chunk)] = _saliency_scores(chunk, extend, amp_window, score_window)
+    score = nm.placed(
+        nm.window_apply(
+            values[first:], None, window, lambda w, _: _saliency_scores(w, extend, amp_window, score_window)
+        ),
+        first,
+        len(values),
+    )
     alarm = np.where(np.isnan(score), np.nan, (score > threshold).astype(float))
     return {"spectral_residual": score, "spectral_residual_alarm": alarm}

@@ -24,7 +24,6 @@ model fit that fails raises.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -66,42 +65,6 @@ def pair_frame(values: np.ndarray, data: pd.DataFrame, first: np.ndarray, second
     return pd.DataFrame(values, index=data.index, columns=columns)
 
 
-def refit_spans(index: pd.DatetimeIndex, every: str, window: int) -> Iterator[tuple[int, int]]:
-    """``(b, e)`` per scheduled refit: the fit uses rows ``b - window .. b - 1``
-    and its result holds for rows ``b .. e - 1``."""
-    bounds = nm.refit_boundaries(index, every)
-    bounds = bounds[bounds >= window]
-    ends = np.append(bounds[1:], len(index))[: len(bounds)]
-    return zip(bounds.tolist(), ends.tolist(), strict=True)
-
-
-def rolling_sums(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing sums over ``window`` rows of every column (NaN for the first
-    ``window - 1`` rows); column-wise :func:`_numeric.rolling_sum`."""
-    n = len(values)
-    out = np.full(values.shape, np.nan)
-    if window > n:
-        return out
-    ref = values[0]
-    cs = np.empty((n + 1, *values.shape[1:]))
-    cs[0] = 0.0
-    np.subtract(values, ref, out=cs[1:])
-    np.cumsum(cs[1:], axis=0, out=cs[1:])
-    tail = out[window - 1 :]
-    np.subtract(cs[window:], cs[:-window], out=tail)
-    tail += window * ref
-    return out
-
-
-def shift_rows(values: np.ndarray, lag: int) -> np.ndarray:
-    """``values`` delayed by ``lag >= 0`` rows, NaN-filled at the start."""
-    if lag == 0:
-        return values
-    out = np.full(values.shape, np.nan)
-    out[lag:] = values[:-lag]
-    return out
-
-
 def centered_sums(sum_a: np.ndarray, sum_b: np.ndarray, sum_ab: np.ndarray, window: int) -> np.ndarray:
     """``Σ(a - mean a)(b - mean b)`` over a window, from the raw window sums."""
     return sum_ab - sum_a * sum_b / window
@@ -133,8 +96,8 @@ def _correlation(cov: np.ndarray, var_a: np.ndarray, var_b: np.ndarray) -> np.nd
 def _window_moments(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Rolling sums and centered sums of squares of every column (exactly 0 for
     a flat window, never negative)."""
-    sums = rolling_sums(x, window)
-    ss = np.maximum(centered_sums(sums, sums, rolling_sums(x * x, window), window), 0.0)
+    sums = nm.rolling_sum(x, window)
+    ss = np.maximum(centered_sums(sums, sums, nm.rolling_sum(x * x, window), window), 0.0)
     ss[flat_windows(x, window)] = 0.0
     return sums, ss
 
@@ -146,7 +109,7 @@ def _rolling_pair_stats(
     squares of every column, over the trailing ``timeperiod`` rows."""
     x = returns_matrix(data)
     sums, ss = _window_moments(x, timeperiod)
-    cross = rolling_sums(x[:, first] * x[:, second], timeperiod)
+    cross = nm.rolling_sum(x[:, first] * x[:, second], timeperiod)
     return centered_sums(sums[:, first], sums[:, second], cross, timeperiod), ss
 
 
@@ -334,13 +297,9 @@ def partial_corr(data: pd.DataFrame, *, timeperiod: int = 720) -> dict[str, pd.D
     *Metron* 3 (1924); J. Whittaker, *Graphical Models in Applied Multivariate
     Statistics* (1990).
     """
-    x = returns_matrix(data)
-    n, k = x.shape
+    n, k = data.shape
     rows, cols = np.triu_indices(k, 0)
-    sums, ss = _window_moments(x, timeperiod)
-    cross = centered_sums(
-        sums[:, rows], sums[:, cols], rolling_sums(x[:, rows] * x[:, cols], timeperiod), timeperiod
-    )
+    cross, ss = _rolling_pair_stats(data, timeperiod, rows, cols)
     first, second = unordered_pairs(k)
     out = np.full((n, len(first)), np.nan)
     valid = np.flatnonzero((ss > 0).all(axis=1))
@@ -432,8 +391,8 @@ def lead_lag(data: pd.DataFrame, *, timeperiod: int = 720, max_lag: int = 12) ->
         lead, follow = (first, second) if lag >= 0 else (second, first)
         shift = abs(lag)
         cross = np.full((n, len(first)), np.nan)
-        cross[shift:] = rolling_sums(x[: n - shift, lead] * x[shift:, follow], timeperiod)
-        lead_sum, lead_ss = shift_rows(sums[:, lead], shift), shift_rows(ss[:, lead], shift)
+        cross[shift:] = nm.rolling_sum(x[: n - shift, lead] * x[shift:, follow], timeperiod)
+        lead_sum, lead_ss = nm.shift(sums[:, lead], shift), nm.shift(ss[:, lead], shift)
         centered = centered_sums(lead_sum, sums[:, follow], cross, timeperiod)
         corr = _correlation(centered, lead_ss, ss[:, follow])
         better = np.abs(corr) > best_abs
@@ -557,7 +516,7 @@ def granger(
     x = returns_matrix(data)
     first, second = ordered_pairs(x.shape[1])
     out = np.full((len(x), len(first)), np.nan)
-    for b, e in refit_spans(data.index, refit_every, window):  # one batch of tests per refit
+    for b, e in nm.refit_spans(data.index, refit_every, window):  # one batch of tests per refit
         out[b:e] = granger_pvalues(x[b - window : b], lags)[first, second]
     return {"granger_pvalue": pair_frame(out, data, first, second)}
 
@@ -713,7 +672,7 @@ def dtw(
     first, second = unordered_pairs(x.shape[1])
     distance = np.full((len(x), len(first)), np.nan)
     lag = np.full((len(x), len(first)), np.nan)
-    spans = list(refit_spans(data.index, refit_every, window))
+    spans = list(nm.refit_spans(data.index, refit_every, window))
     for lo in range(0, len(spans), _DTW_REFITS_PER_BATCH):
         chunk = spans[lo : lo + _DTW_REFITS_PER_BATCH]
         windows = np.stack([x[b - window : b].T for b, _ in chunk])  # (refits, symbols, window)
@@ -797,7 +756,7 @@ def cca(data: pd.DataFrame, *, window: int = 720, lag: int = 1, refit_every: str
 
     x = returns_matrix(data)
     out = nm.nan_array(len(x))
-    for b, e in refit_spans(data.index, refit_every, window):  # one fit per refit period
+    for b, e in nm.refit_spans(data.index, refit_every, window):  # one fit per refit period
         rows = x[b - window : b]
         past, present = rows[:-lag], rows[lag:]
         if (past.std(axis=0) == 0).any() or (present.std(axis=0) == 0).any():
@@ -901,7 +860,7 @@ def var_model(
     fevd = np.full((len(x), len(first)), np.nan)
     irf = np.full((len(x), len(first)), np.nan)
     order = np.full((len(x), len(first)), np.nan)
-    for b, e in refit_spans(data.index, refit_every, window):  # one fit per refit period
+    for b, e in nm.refit_spans(data.index, refit_every, window):  # one fit per refit period
         model = VAR(x[b - window : b])
         criteria = np.asarray(model.select_order(maxlags).ics[ic], dtype=float)
         lags = 1 + int(np.argmin(criteria[1:]))

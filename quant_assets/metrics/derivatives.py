@@ -31,24 +31,17 @@ for ``gamma_exposure``; they measure something else and say so.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import ndtri
 
+from quant_assets.metrics import _liquidation as liq
 from quant_assets.metrics import _numeric as nm
-from quant_assets.metrics.orderflow import (
-    CHUNK_CELLS,
-    check_nonnegative,
-    check_positive,
-    flow,
-    imbalance,
-    trailing_sum,
-    window_apply,
-)
+from quant_assets.metrics._validation import check_nonnegative, check_positive
+from quant_assets.metrics.orderflow import flow, imbalance
 from quant_assets.metrics.registry import at_least, between, greater_than
 from quant_assets.metrics.registry import metric as _metric
 
@@ -89,13 +82,6 @@ def _corr_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
     ok = den > 0.0
     return np.where(ok, np.clip((a * b).sum(axis=1) / np.where(ok, den, 1.0), -1.0, 1.0), np.nan)
-
-
-def _placed(values: np.ndarray, start: int, n: int) -> np.ndarray:
-    """``values`` computed on ``x[start:]`` placed back on ``n`` rows."""
-    out = nm.nan_array(n)
-    out[start:] = values
-    return out
 
 
 # --------------------------------------------------------------------------- funding, OI, ratios
@@ -144,7 +130,7 @@ def funding_rate(data: pd.DataFrame, *, timeperiod: int = 24, interval_hours: fl
     Binance Support, "Introduction to Binance Futures Funding Rates"; BitMEX,
     "Perpetual Contracts Guide".
     """
-    mean = trailing_sum(nm.column(data, "funding_rate"), timeperiod) / timeperiod
+    mean = nm.trailing_sum(nm.column(data, "funding_rate"), timeperiod) / timeperiod
     return {"funding_rate_mean": mean, "funding_rate_annualized": mean * (24.0 / interval_hours) * 365.0}
 
 
@@ -287,7 +273,7 @@ def funding_skew(data: pd.DataFrame, *, timeperiod: int = 720) -> np.ndarray:
     D. Joanes and C. Gill, "Comparing measures of sample skewness and
     kurtosis", *The Statistician* 47 (1998).
     """
-    return window_apply(nm.column(data, "funding_rate"), None, timeperiod, _skew_rows)
+    return nm.window_apply(nm.column(data, "funding_rate"), None, timeperiod, _skew_rows)
 
 
 @_metric(
@@ -336,28 +322,6 @@ def volume_imbalance(data: pd.DataFrame, *, timeperiod: int = 1) -> np.ndarray:
 # --------------------------------------------------------------------------- liquidations
 
 
-def _check_tiers(value: Any, params: Mapping[str, Any]) -> str | None:
-    try:
-        tiers = [float(v) for v in value]
-    except (TypeError, ValueError):
-        return f"must be a sequence of numbers (got {value!r})"
-    if not tiers or any(not 1.0 < v < 1.0 / params["mmr"] for v in tiers):
-        return f"must be leverages in (1, 1/mmr) = (1, {1.0 / params['mmr']:g}) (got {value!r})"
-    return None
-
-
-def _check_weights(value: Any, params: Mapping[str, Any]) -> str | None:
-    try:
-        weights = [float(v) for v in value]
-    except (TypeError, ValueError):
-        return f"must be a sequence of numbers (got {value!r})"
-    if len(weights) != len(params["leverages"]):
-        return f"must have one weight per leverage ({len(params['leverages'])}; got {len(weights)})"
-    if any(w < 0.0 for w in weights) or abs(sum(weights) - 1.0) > 1e-9:
-        return f"must be non-negative and sum to 1 (got {value!r})"
-    return None
-
-
 _LIQ_OUTPUTS = (
     *(f"liq_long_{k}" for k in range(1, LIQUIDATION_BINS + 1)),
     *(f"liq_short_{k}" for k in range(1, LIQUIDATION_BINS + 1)),
@@ -371,19 +335,11 @@ _LIQ_OUTPUTS = (
     module=MODULE,
     inputs=("high", "low", "close", "open_interest", "buy_volume", "sell_volume"),
     outputs=_LIQ_OUTPUTS,
-    params={
-        "lookback": 720,
-        "bin_pct": 1.0,
-        "mmr": 0.005,
-        "leverages": (5.0, 10.0, 25.0, 50.0, 100.0),
-        "leverage_weights": (0.1, 0.3, 0.3, 0.2, 0.1),
-    },
+    params={"lookback": 720, "bin_pct": 1.0, **liq.LADDER_PARAMS},
     constraints={
         "lookback": at_least(1),
         "bin_pct": greater_than(0.0),
-        "mmr": between(0.0, 0.5, inclusive=False),
-        "leverages": _check_tiers,
-        "leverage_weights": _check_weights,
+        **liq.LADDER_CONSTRAINTS,
     },
     value_range=(0.0, math.inf),
     warmup=1,
@@ -397,8 +353,8 @@ def liquidation_heatmap(
     lookback: int = 720,
     bin_pct: float = 1.0,
     mmr: float = 0.005,
-    leverages: Sequence[float] = (5.0, 10.0, 25.0, 50.0, 100.0),
-    leverage_weights: Sequence[float] = (0.1, 0.3, 0.3, 0.2, 0.1),
+    leverages: Sequence[float] = liq.LEVERAGES,
+    leverage_weights: Sequence[float] = liq.LEVERAGE_WEIGHTS,
 ) -> dict[str, np.ndarray]:
     """Estimated liquidation heatmap: notional that would be liquidated at each distance from price.
 
@@ -431,7 +387,9 @@ def liquidation_heatmap(
     Notes
     -----
     Reconstruction from open-interest flow (the public description of the
-    Coinglass/Hyblock heatmaps, which are proprietary):
+    Coinglass/Hyblock heatmaps, which are proprietary), the ladder of
+    :mod:`quant_assets.metrics._liquidation` that ``liquidation_zones``
+    summarizes too:
 
     1. At bar ``s`` with ``ΔOI_s > 0`` the new notional ``ΔOI_s C_s`` is split
        into longs and shorts by the bar's taker buy share
@@ -458,61 +416,34 @@ def liquidation_heatmap(
     """
     check_positive("liquidation_heatmap", data, ("high", "low", "close", "open_interest"))
     buy, sell = flow(data, "liquidation_heatmap")
-    high, low, close = (nm.column(data, c) for c in ("high", "low", "close"))
-    oi = nm.column(data, "open_interest")
+    close = nm.column(data, "close")
     n = len(close)
-    lev = np.asarray([float(v) for v in leverages])
-    weights = np.asarray([float(v) for v in leverage_weights])
-    new = np.zeros(n)
-    new[1:] = np.maximum(np.diff(oi), 0.0) * close[1:]
-    total = buy + sell
-    long_share = np.where(total > 0.0, buy / np.where(total > 0.0, total, 1.0), 0.5)
-    new_side = {"long": new * long_share, "short": new * (1.0 - long_share)}
-    factor = {"long": 1.0 - 1.0 / lev + mmr, "short": 1.0 + 1.0 / lev - mmr}
-    # log of the cumulative pro-rata shrink factor: Π min(1, OI_u / OI_{u-1}).
-    log_shrink = np.concatenate(([0.0], np.cumsum(np.minimum(np.diff(np.log(oi)), 0.0))))
-    # Windows of the last L lows/highs, newest first: column j holds bar t - j.
-    pad = lookback - 1
-    low_windows = sliding_window_view(np.concatenate((np.full(pad, np.inf), low)), lookback)
-    high_windows = sliding_window_view(np.concatenate((np.full(pad, -np.inf), high)), lookback)
-    ages = np.arange(lookback)
-    bins = {side: np.zeros((n, LIQUIDATION_BINS)) for side in ("long", "short")}
-    totals = {side: np.zeros(n) for side in ("long", "short")}
-    chunk = max(1, CHUNK_CELLS // lookback)
-    for lo in range(0, n, chunk):  # memory-bounded chunks; each chunk is vectorized
-        t = np.arange(lo, min(n, lo + chunk))
-        rows = len(t)
-        # Extreme of bars s+1 .. t for a level created at s = t - age (none for age 0).
-        lowest = np.minimum.accumulate(low_windows[t][:, ::-1], axis=1)
-        highest = np.maximum.accumulate(high_windows[t][:, ::-1], axis=1)
-        lowest = np.concatenate((np.full((rows, 1), np.inf), lowest[:, :-1]), axis=1)
-        highest = np.concatenate((np.full((rows, 1), -np.inf), highest[:, :-1]), axis=1)
-        s = t[:, None] - ages[None, :]
-        born = s >= 1
-        s = np.maximum(s, 0)
-        close_t = close[t][:, None]
-        shrink = np.exp(log_shrink[t][:, None] - log_shrink[s])
-        row_index = np.broadcast_to(np.arange(rows)[:, None], s.shape)
-        for side in ("long", "short"):
-            notional = np.where(born, new_side[side][s] * shrink, 0.0)
-            for tier, weight in zip(factor[side], weights, strict=True):
-                level = close[s] * tier
-                if side == "long":
-                    alive = level < lowest
-                    distance = (close_t - level) / close_t
-                else:
-                    alive = level > highest
-                    distance = (level - close_t) / close_t
-                size = np.where(alive, notional * weight, 0.0)
-                totals[side][t] += size.sum(axis=1)
-                k = np.floor(distance * 100.0 / bin_pct)
-                inside = (size > 0.0) & (k >= 0.0) & (k < LIQUIDATION_BINS)
-                slot = row_index[inside] * LIQUIDATION_BINS + k[inside].astype(np.int64)
-                bins[side][t] += np.bincount(
-                    slot, weights=size[inside], minlength=rows * LIQUIDATION_BINS
-                ).reshape(rows, LIQUIDATION_BINS)
+    volume = buy + sell
+    taker_buy_share = np.where(volume > 0.0, buy / np.where(volume > 0.0, volume, 1.0), 0.5)
+    bins = {side: np.zeros((n, LIQUIDATION_BINS)) for side in liq.SIDES}
+    totals = {side: np.zeros(n) for side in liq.SIDES}
+    ladders = liq.liquidation_ladder(
+        data,
+        taker_buy_share,
+        lookback=lookback,
+        mmr=mmr,
+        leverages=leverages,
+        leverage_weights=leverage_weights,
+    )
+    for ladder in ladders:
+        t = ladder.rows
+        for side in liq.SIDES:
+            size = ladder.notional[side]
+            totals[side][t] = ladder.total(side)
+            k = np.floor(liq.distance(ladder.levels[side], close[t][:, None], side) * 100.0 / bin_pct)
+            inside = (size > 0.0) & (k >= 0.0) & (k < LIQUIDATION_BINS)
+            row = np.broadcast_to(np.arange(len(t))[:, None], size.shape)
+            slot = row[inside] * LIQUIDATION_BINS + k[inside].astype(np.int64)
+            bins[side][t] = np.bincount(
+                slot, weights=size[inside], minlength=len(t) * LIQUIDATION_BINS
+            ).reshape(len(t), LIQUIDATION_BINS)
     out: dict[str, np.ndarray] = {}
-    for side in ("long", "short"):
+    for side in liq.SIDES:
         for j in range(LIQUIDATION_BINS):
             out[f"liq_{side}_{j + 1}"] = bins[side][:, j]
         out[f"liq_{side}_total"] = totals[side]
@@ -583,10 +514,10 @@ def oi_delta_divergence(
     mean = nm.rolling_mean(tail, w)
     sd = nm.rolling_std(tail, w)
     flat = ~(sd > 1e-12)
-    z = _placed(np.where(flat, np.nan, (tail - mean) / np.where(flat, 1.0, sd)), k, n)
+    z = nm.placed(np.where(flat, np.nan, (tail - mean) / np.where(flat, 1.0, sd)), k, n)
     returns = np.diff(np.log(close))
     oi_change = np.diff(oi) / oi[:-1]
-    corr = _placed(window_apply(returns, oi_change, w, _corr_rows), 1, n)
+    corr = nm.placed(nm.window_apply(returns, oi_change, w, _corr_rows), 1, n)
     return {"oi_quadrant": quadrant, "oi_divergence": -np.sign(dp) * z, "oi_price_corr": corr}
 
 
@@ -801,11 +732,11 @@ def realized_skew(data: pd.DataFrame, *, timeperiod: int = 168) -> dict[str, np.
     """
     returns = np.diff(np.log(nm.column(data, "close")))
     n = len(returns) + 1
-    skew = _placed(window_apply(returns, None, timeperiod, _skew_rows), 1, n)
+    skew = nm.placed(nm.window_apply(returns, None, timeperiod, _skew_rows), 1, n)
     squared = returns * returns
     up = nm.rolling_sum(np.where(returns > 0.0, squared, 0.0), timeperiod)
     down = nm.rolling_sum(np.where(returns < 0.0, squared, 0.0), timeperiod)
-    asymmetry = _placed(np.clip(nm.safe_divide(up - down, up + down), -1.0, 1.0), 1, n)
+    asymmetry = nm.placed(np.clip(nm.safe_divide(up - down, up + down), -1.0, 1.0), 1, n)
     return {"realized_skew": skew, "semivariance_asymmetry": asymmetry}
 
 
@@ -853,5 +784,5 @@ def gamma_exposure_proxy(data: pd.DataFrame, *, timeperiod: int = 168) -> np.nda
     pervasive impact on underlying stock prices?", *RFS* 34 (2021).
     """
     returns = np.diff(np.log(nm.column(data, "close")))
-    pairs = window_apply(returns, None, timeperiod + 1, lambda w, _: _corr_rows(w[:, :-1], w[:, 1:]))
-    return -_placed(pairs, 1, len(returns) + 1)
+    pairs = nm.window_apply(returns, None, timeperiod + 1, lambda w, _: _corr_rows(w[:, :-1], w[:, 1:]))
+    return -nm.placed(pairs, 1, len(returns) + 1)

@@ -33,15 +33,8 @@ import numpy as np
 import pandas as pd
 
 from quant_assets.metrics import _numeric as nm
-from quant_assets.metrics.orderflow import (
-    check_nonnegative,
-    flow,
-    imbalance,
-    queue_imbalance,
-    top_of_book,
-    trailing_sum,
-    window_apply,
-)
+from quant_assets.metrics._validation import check_nonnegative
+from quant_assets.metrics.orderflow import flow, imbalance, queue_imbalance, top_of_book
 from quant_assets.metrics.registry import at_least, between, greater_than
 from quant_assets.metrics.registry import metric as _metric
 from quant_assets.metrics.volatility import _check_frequency
@@ -476,7 +469,7 @@ def quote_stability(data: pd.DataFrame, *, timeperiod: int = 600) -> dict[str, n
     out = {}
     for name, moved in (("quote_stability", any_moved), ("price_stability", price_moved)):
         share = nm.nan_array(len(bid))
-        share[1:] = 1.0 - trailing_sum(moved.astype(np.float64), timeperiod) / timeperiod
+        share[1:] = 1.0 - nm.trailing_sum(moved.astype(np.float64), timeperiod) / timeperiod
         out[name] = share
     return out
 
@@ -533,7 +526,7 @@ def order_duration(data: pd.DataFrame, *, timeperiod: int = 600) -> dict[str, np
     out = {}
     for name, price in (("bid_level_duration", bid), ("ask_level_duration", ask)):
         changes = nm.nan_array(len(price))
-        changes[1:] = trailing_sum((price[1:] != price[:-1]).astype(np.float64), timeperiod)
+        changes[1:] = nm.trailing_sum((price[1:] != price[:-1]).astype(np.float64), timeperiod)
         out[name] = nm.safe_divide(span, changes)
     return out
 
@@ -598,10 +591,7 @@ def kyle_lambda(data: pd.DataFrame, *, timeperiod: int = 60) -> np.ndarray:
     buy, sell = flow(data, "kyle_lambda")
     close = nm.column(data, "close")
     signed = (buy - sell)[1:]
-    lam = window_apply(signed, np.diff(close), timeperiod, _slope_rows)
-    out = nm.nan_array(len(close))
-    out[1:] = lam
-    return out
+    return nm.placed(nm.window_apply(signed, np.diff(close), timeperiod, _slope_rows), 1, len(close))
 
 
 @_metric(
@@ -730,9 +720,7 @@ def hf_zscore(data: pd.DataFrame, *, decay: float = 0.94, seed_period: int = 30)
     J.P. Morgan/Reuters, *RiskMetrics — Technical Document*, 4th ed. (1996).
     """
     returns = nm.log_returns(nm.column(data, "close"))
-    squared = returns * returns
-    seed = float(np.mean(squared[1 : seed_period + 1]))
-    variance = nm.first_order_recursion(squared, decay=decay, gain=1.0 - decay, start=seed_period, seed=seed)
+    variance = nm.ewma_variance(returns, decay, seed_period)
     return nm.safe_divide(returns, np.sqrt(nm.shift(variance, 1)))
 
 
@@ -825,8 +813,8 @@ def tick_volume(data: pd.DataFrame, *, timeperiod: int = 1, baseline: int = 24) 
     asset returns", *J. Finance* 55 (2000).
     """
     check_nonnegative("tick_volume", data, ("trade_count",))
-    ticks = trailing_sum(nm.column(data, "trade_count"), timeperiod)
+    ticks = nm.trailing_sum(nm.column(data, "trade_count"), timeperiod)
     start = timeperiod - 1
     reference = nm.nan_array(len(ticks))
-    reference[start:] = nm.shift(trailing_sum(ticks[start:], baseline) / baseline, 1)
+    reference[start:] = nm.shift(nm.trailing_sum(ticks[start:], baseline) / baseline, 1)
     return {"tick_volume": ticks, "relative_tick_volume": nm.safe_divide(ticks, reference)}

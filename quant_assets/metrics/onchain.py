@@ -24,54 +24,12 @@ import numpy as np
 import pandas as pd
 
 from quant_assets.metrics import _numeric as nm
-from quant_assets.metrics.registry import MetricInputError, at_least, metric
+from quant_assets.metrics._validation import require_non_negative, require_positive
+from quant_assets.metrics.registry import at_least, metric
 
 MODULE = "onchain"
 
-#: ``memory`` of metrics defined over the whole history (an expanding window,
-#: e.g. Glassnode's MVRV z-score): no finite number of bars makes the value
-#: independent of where the series starts, so load the full history.
-UNBOUNDED_MEMORY = 2**31 - 1
-
 _GLASSNODE = "Glassnode Academy / Studio metric guide, {}"
-
-
-def require_positive(metric_name: str, data: pd.DataFrame, column: str) -> np.ndarray:
-    """Column ``column`` as floats, raising :class:`MetricInputError` unless every value is > 0."""
-    values = nm.column(data, column)
-    bad = np.flatnonzero(~(values > 0.0))
-    if bad.size:
-        first = int(bad[0])
-        raise MetricInputError(
-            metric_name,
-            f"column {column!r}",
-            f"must be > 0 (got {float(values[first])!r} at {data.index[first]}, "
-            f"the first of {bad.size} such rows)",
-        )
-    return values
-
-
-def require_non_negative(metric_name: str, data: pd.DataFrame, column: str) -> np.ndarray:
-    """Column ``column`` as floats, raising :class:`MetricInputError` unless every value is >= 0."""
-    values = nm.column(data, column)
-    bad = np.flatnonzero(~(values >= 0.0))
-    if bad.size:
-        first = int(bad[0])
-        raise MetricInputError(
-            metric_name,
-            f"column {column!r}",
-            f"must be >= 0 (got {float(values[first])!r} at {data.index[first]}, "
-            f"the first of {bad.size} such rows)",
-        )
-    return values
-
-
-def _trailing_sum(x: np.ndarray, timeperiod: int) -> np.ndarray:
-    return x.copy() if timeperiod == 1 else nm.rolling_sum(x, timeperiod)
-
-
-def _trailing_mean(x: np.ndarray, timeperiod: int) -> np.ndarray:
-    return x.copy() if timeperiod == 1 else nm.rolling_mean(x, timeperiod)
 
 
 # --------------------------------------------------------------------------- valuation
@@ -165,7 +123,7 @@ def realized_price(data: pd.DataFrame) -> np.ndarray:
         "min_periods": at_least(2),
     },
     warmup=lambda p: (p["min_periods"] if p["window"] == 0 else p["window"]) - 1,
-    memory=lambda p: UNBOUNDED_MEMORY if p["window"] == 0 else p["window"] - 1,
+    memory=lambda p: nm.UNBOUNDED_MEMORY if p["window"] == 0 else p["window"] - 1,
     reference=_GLASSNODE.format("MVRV Z-Score (market.MvrvZScore)"),
 )
 def mvrv_zscore(data: pd.DataFrame, *, window: int = 0, min_periods: int = 365) -> np.ndarray:
@@ -266,7 +224,7 @@ def sopr(data: pd.DataFrame, *, timeperiod: int = 7) -> np.ndarray:
     Glassnode Academy, "Spent Output Profit Ratio (SOPR)"; R. Shirakashi
     (2019), "Introducing SOPR".
     """
-    return _trailing_mean(require_positive("sopr", data, "sopr"), timeperiod)
+    return nm.trailing_mean(require_positive("sopr", data, "sopr"), timeperiod)
 
 
 @metric(
@@ -308,7 +266,7 @@ def nrpl(data: pd.DataFrame, *, timeperiod: int = 7) -> dict[str, np.ndarray]:
     ----------
     Glassnode Academy, "Realized Profit/Loss" and "Net Realized Profit/Loss".
     """
-    total = _trailing_sum(nm.column(data, "nrpl_usd"), timeperiod)
+    total = nm.trailing_sum(nm.column(data, "nrpl_usd"), timeperiod)
     return {"nrpl": total, "nrpl_ratio": total / require_positive("nrpl", data, "market_cap_usd")}
 
 
@@ -355,14 +313,14 @@ def whale_ratio(data: pd.DataFrame, *, timeperiod: int = 3) -> np.ndarray:
     ----------
     CryptoQuant user guide, "Exchange Whale Ratio".
     """
-    return _trailing_mean(nm.column(data, "exchange_whale_ratio"), timeperiod)
+    return nm.trailing_mean(nm.column(data, "exchange_whale_ratio"), timeperiod)
 
 
 def _flows(metric_name: str, data: pd.DataFrame, timeperiod: int) -> tuple[np.ndarray, np.ndarray]:
     inflow = require_non_negative(metric_name, data, "exchange_inflow_usd")
     outflow = require_non_negative(metric_name, data, "exchange_outflow_usd")
-    net = _trailing_sum(inflow - outflow, timeperiod)
-    gross = _trailing_sum(inflow + outflow, timeperiod)
+    net = nm.trailing_sum(inflow - outflow, timeperiod)
+    gross = nm.trailing_sum(inflow + outflow, timeperiod)
     return net, nm.safe_divide(net, gross)
 
 

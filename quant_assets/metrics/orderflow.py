@@ -33,15 +33,15 @@ negative.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 
 from quant_assets.metrics import _numeric as nm
-from quant_assets.metrics.registry import MetricInputError, at_least, between, greater_than, one_of
+from quant_assets.metrics._validation import check_nonnegative, check_positive
+from quant_assets.metrics.registry import at_least, between, greater_than, one_of
 from quant_assets.metrics.registry import metric as _metric
 from quant_assets.metrics.volatility import _check_frequency
 
@@ -101,75 +101,16 @@ def wide_book(snapshots: pd.DataFrame, levels: int = BOOK_LEVELS) -> pd.DataFram
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _first_bad(data: pd.DataFrame, bad: np.ndarray) -> str:
-    return f"(first at {data.index[int(np.flatnonzero(bad)[0])]})"
-
-
-def check_nonnegative(metric: str, data: pd.DataFrame, columns: Iterable[str]) -> None:
-    """Raise :class:`MetricInputError` if a quantity column has a negative value."""
-    for column in columns:
-        bad = nm.column(data, column) < 0.0
-        if bad.any():
-            raise MetricInputError(
-                metric,
-                f"column {column!r}",
-                f"has {int(bad.sum())} negative values {_first_bad(data, bad)}",
-            )
-
-
-def check_positive(metric: str, data: pd.DataFrame, columns: Iterable[str]) -> None:
-    """Raise :class:`MetricInputError` if a price-like column has a value <= 0."""
-    for column in columns:
-        bad = nm.column(data, column) <= 0.0
-        if bad.any():
-            raise MetricInputError(
-                metric,
-                f"column {column!r}",
-                f"has {int(bad.sum())} values <= 0 {_first_bad(data, bad)}; prices must be positive",
-            )
-
-
-#: Cells (rows x window) per chunk when a computation materializes windows.
-CHUNK_CELLS = 1 << 20
-
-
-def window_apply(
-    x: np.ndarray, y: np.ndarray | None, window: int, func: Callable[[np.ndarray, Any], np.ndarray]
-) -> np.ndarray:
-    """``func(x_windows, y_windows)`` on every trailing window, one value per window.
-
-    The windows are read-only ``(rows, window)`` views handed over in chunks of
-    about :data:`CHUNK_CELLS` cells (``y_windows`` is ``None`` without ``y``);
-    output position ``t`` holds the value of the window ending at ``t``.
-    """
-    n = len(x)
-    out = nm.nan_array(n)
-    if window > n:
-        return out
-    xw = sliding_window_view(x, window)
-    yw = None if y is None else sliding_window_view(y, window)
-    step = max(1, CHUNK_CELLS // window)
-    for lo in range(0, len(xw), step):  # memory-bounded chunks, each vectorized
-        hi = min(len(xw), lo + step)
-        out[window - 1 + lo : window - 1 + hi] = func(xw[lo:hi], None if yw is None else yw[lo:hi])
-    return out
-
-
 def _covariance_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Population covariance of paired rows."""
     return ((x - x.mean(axis=1, keepdims=True)) * (y - y.mean(axis=1, keepdims=True))).mean(axis=1)
 
 
-def trailing_sum(x: np.ndarray, window: int) -> np.ndarray:
-    """Sum over the trailing ``window`` rows; exactly ``x`` for a window of 1."""
-    return x.copy() if window == 1 else nm.rolling_sum(x, window)
-
-
 def imbalance(plus: np.ndarray, minus: np.ndarray, window: int) -> np.ndarray:
     """``(Σ plus - Σ minus) / (Σ plus + Σ minus)`` over the trailing ``window``
     rows, in [-1, 1] for non-negative inputs; NaN where both sums are 0."""
-    p = trailing_sum(plus, window)
-    m = trailing_sum(minus, window)
+    p = nm.trailing_sum(plus, window)
+    m = nm.trailing_sum(minus, window)
     return nm.safe_divide(p - m, p + m)
 
 
@@ -362,10 +303,8 @@ def roll_spread(data: pd.DataFrame, *, timeperiod: int = 100) -> np.ndarray:
     close = nm.column(data, "close")
     dp = np.diff(close)
     # Exact per window (demeaned), so a steady trend gives a covariance of exactly 0.
-    cov = window_apply(dp[:-1], dp[1:], timeperiod, _covariance_rows)
-    out = nm.nan_array(len(close))
-    out[2:] = 2.0 * np.sqrt(np.maximum(-cov, 0.0))
-    return out
+    cov = nm.window_apply(dp[:-1], dp[1:], timeperiod, _covariance_rows)
+    return nm.placed(2.0 * np.sqrt(np.maximum(-cov, 0.0)), 2, len(close))
 
 
 # --------------------------------------------------------------------------- taker flow
@@ -412,8 +351,8 @@ def taker_dominance(data: pd.DataFrame, *, timeperiod: int = 1) -> np.ndarray:
     *J. Finance* 46 (1991); Binance USDⓈ-M API, ``takerlongshortRatio``.
     """
     buy, sell = flow(data, "taker_dominance")
-    b = trailing_sum(buy, timeperiod)
-    return nm.safe_divide(b, b + trailing_sum(sell, timeperiod))
+    b = nm.trailing_sum(buy, timeperiod)
+    return nm.safe_divide(b, b + nm.trailing_sum(sell, timeperiod))
 
 
 def _anchor_memory(p: Mapping[str, Any]) -> int:
@@ -517,8 +456,8 @@ def trade_aggression_ratio(data: pd.DataFrame, *, timeperiod: int = 100) -> dict
     check_nonnegative("trade_aggression_ratio", data, ("bid_qty", "ask_qty"))
     buy_sweep = np.where(buy > nm.column(data, "ask_qty"), buy, 0.0)
     sell_sweep = np.where(sell > nm.column(data, "bid_qty"), sell, 0.0)
-    b, s = trailing_sum(buy, timeperiod), trailing_sum(sell, timeperiod)
-    bs, ss = trailing_sum(buy_sweep, timeperiod), trailing_sum(sell_sweep, timeperiod)
+    b, s = nm.trailing_sum(buy, timeperiod), nm.trailing_sum(sell, timeperiod)
+    bs, ss = nm.trailing_sum(buy_sweep, timeperiod), nm.trailing_sum(sell_sweep, timeperiod)
     return {
         "trade_aggression_ratio": nm.safe_divide(bs + ss, b + s),
         "buy_aggression_ratio": nm.safe_divide(bs, b),
@@ -590,8 +529,8 @@ def ofi(data: pd.DataFrame, *, timeperiod: int = 1) -> dict[str, np.ndarray]:
     e = ofi_events(bid, bid_qty, ask, ask_qty)
     out = nm.nan_array(len(e))
     norm = nm.nan_array(len(e))
-    out[1:] = trailing_sum(e[1:], timeperiod)
-    depth = trailing_sum(0.5 * (bid_qty + ask_qty), timeperiod)[1:] / timeperiod
+    out[1:] = nm.trailing_sum(e[1:], timeperiod)
+    depth = nm.trailing_sum(0.5 * (bid_qty + ask_qty), timeperiod)[1:] / timeperiod
     norm[1:] = nm.safe_divide(out[1:], depth)
     return {"ofi": out, "ofi_normalized": norm}
 

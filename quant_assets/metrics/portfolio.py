@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -35,13 +35,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from quant_assets.metrics import _numeric as nm
-from quant_assets.metrics.correlation import (
-    pair_frame,
-    ratio,
-    refit_spans,
-    returns_matrix,
-    unordered_pairs,
-)
+from quant_assets.metrics.correlation import pair_frame, ratio, returns_matrix, unordered_pairs
 from quant_assets.metrics.registry import MetricInputError, at_least, between, greater_than, metric
 from quant_assets.metrics.volatility import _check_frequency
 
@@ -55,10 +49,18 @@ _CHUNK_ELEMENTS = 1 << 22
 # --------------------------------------------------------------------------- risk-adjusted returns
 
 
-def _simple_returns(close: np.ndarray) -> np.ndarray:
-    out = nm.nan_array(len(close))
-    out[1:] = close[1:] / close[:-1] - 1.0
-    return out
+def _annualized_ratio(
+    data: pd.DataFrame,
+    timeperiod: int,
+    periods_per_year: float,
+    annual_hurdle: float,
+    risk: Callable[[np.ndarray, int], np.ndarray],
+) -> np.ndarray:
+    """``mean(e) / risk(e) · sqrt(P)`` over the ``timeperiod`` excess returns
+    ``e_t = R_t - hurdle/P`` ending at ``t`` (simple returns of ``close``)."""
+    excess = nm.simple_returns(nm.column(data, "close"))[1:] - annual_hurdle / periods_per_year
+    reward_to_risk = nm.safe_divide(nm.rolling_mean(excess, timeperiod), risk(excess, timeperiod))
+    return nm.placed(reward_to_risk * math.sqrt(periods_per_year), 1, len(data))
 
 
 @metric(
@@ -107,11 +109,9 @@ def sharpe(
     W. F. Sharpe, "The Sharpe ratio", *J. Portfolio Management* 21 (1994);
     A. W. Lo, "The statistics of Sharpe ratios", *Financial Analysts J.* 58 (2002).
     """
-    excess = _simple_returns(nm.column(data, "close"))[1:] - risk_free / periods_per_year
-    out = nm.nan_array(len(data))
-    mean = nm.rolling_mean(excess, timeperiod)
-    out[1:] = nm.safe_divide(mean, nm.rolling_std(excess, timeperiod, ddof=1)) * math.sqrt(periods_per_year)
-    return out
+    return _annualized_ratio(
+        data, timeperiod, periods_per_year, risk_free, lambda e, w: nm.rolling_std(e, w, ddof=1)
+    )
 
 
 @metric(
@@ -160,11 +160,13 @@ def sortino(
     framework", *J. Investing* 3 (1994); F. A. Sortino and R. van der Meer,
     "Downside risk", *J. Portfolio Management* 17 (1991).
     """
-    excess = _simple_returns(nm.column(data, "close"))[1:] - target / periods_per_year
-    downside = np.sqrt(nm.rolling_mean(np.square(np.minimum(excess, 0.0)), timeperiod))
-    out = nm.nan_array(len(data))
-    out[1:] = nm.safe_divide(nm.rolling_mean(excess, timeperiod), downside) * math.sqrt(periods_per_year)
-    return out
+    return _annualized_ratio(
+        data,
+        timeperiod,
+        periods_per_year,
+        target,
+        lambda e, w: np.sqrt(nm.rolling_mean(np.square(np.minimum(e, 0.0)), w)),
+    )
 
 
 # --------------------------------------------------------------------------- conditional beta
@@ -668,7 +670,7 @@ def hrp(data: pd.DataFrame, *, window: int = 2160, refit_every: str = "1D") -> d
     """
     x = returns_matrix(data)
     out = np.full(x.shape, np.nan)
-    for b, e in refit_spans(data.index, refit_every, window):  # one allocation per rebalance
+    for b, e in nm.refit_spans(data.index, refit_every, window):  # one allocation per rebalance
         out[b:e] = hrp_weights(window_covariance("hrp", data, x, b, window))
     return {"hrp": _weights_frame(data, out)}
 
@@ -727,7 +729,7 @@ def risk_parity(
     """
     x = returns_matrix(data)
     out = np.full(x.shape, np.nan)
-    for b, e in refit_spans(data.index, refit_every, window):  # one allocation per rebalance
+    for b, e in nm.refit_spans(data.index, refit_every, window):  # one allocation per rebalance
         out[b:e] = erc_weights(window_covariance("risk_parity", data, x, b, window))
     return {"risk_parity": _weights_frame(data, out)}
 
@@ -831,7 +833,7 @@ def black_litterman(
     weights = np.full(x.shape, np.nan)
     posterior = np.full(x.shape, np.nan)
     prior = np.full(x.shape, np.nan)
-    for b, e in refit_spans(data.index, refit_every, window):  # one allocation per rebalance
+    for b, e in nm.refit_spans(data.index, refit_every, window):  # one allocation per rebalance
         cov = window_covariance("black_litterman", data, x, b, window) * periods_per_year
         pi, mu = black_litterman_returns(
             cov, prior_weights, risk_aversion=risk_aversion, tau=tau, views=view_positions

@@ -16,16 +16,15 @@ family (``atr``), never recomputed differently here.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import ndtri
 
+from quant_assets.metrics import _liquidation as liq
 from quant_assets.metrics import _numeric as nm
-from quant_assets.metrics.onchain import UNBOUNDED_MEMORY, require_non_negative, require_positive
+from quant_assets.metrics._validation import require_non_negative, require_positive
 from quant_assets.metrics.registry import (
     at_least,
     between,
@@ -36,25 +35,6 @@ from quant_assets.metrics.registry import (
 from quant_assets.metrics.trend import _atr_array, _wilder_memory
 
 MODULE = "risk_expos"
-
-#: Elements per chunk when a computation materializes one trailing window per row.
-_CHUNK_ELEMENTS = 1 << 21
-
-
-def _window_chunks(x: np.ndarray, window: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first_row, windows)``: read-only ``(rows, window)`` views of the
-    trailing windows of ``x``, the window ending at ``first_row + window - 1 + j``
-    in row ``j``, in chunks of about :data:`_CHUNK_ELEMENTS` values."""
-    windows = sliding_window_view(x, window)
-    step = max(1, _CHUNK_ELEMENTS // window)
-    for lo in range(0, len(windows), step):
-        yield lo, windows[lo : lo + step]
-
-
-def _simple_returns(close: np.ndarray) -> np.ndarray:
-    out = nm.nan_array(len(close))
-    out[1:] = close[1:] / close[:-1] - 1.0
-    return out
 
 
 # --------------------------------------------------------------------------- stops
@@ -197,41 +177,6 @@ def adaptive_atr_stop(
 # --------------------------------------------------------------------------- liquidation zones
 
 
-def _check_leverages(value: Any, params: Mapping[str, Any]) -> str | None:
-    try:
-        tiers = [float(v) for v in value]
-    except TypeError:
-        return f"must be a sequence of numbers (got {value!r})"
-    if not tiers:
-        return "must hold at least one leverage tier"
-    bad = [lev for lev in tiers if not (lev > 1.0 and 1.0 / lev > params["mmr"])]
-    if bad:
-        return (
-            f"tiers must exceed 1 and stay below 1/mmr = {1.0 / params['mmr']:g}, "
-            f"so a liquidation price lies beyond the entry (got {bad})"
-        )
-    return None
-
-
-def _check_weights(value: Any, params: Mapping[str, Any]) -> str | None:
-    try:
-        weights = [float(v) for v in value]
-    except TypeError:
-        return f"must be a sequence of numbers (got {value!r})"
-    if len(weights) != len(params["leverages"]):
-        return f"must have one weight per leverage tier ({len(params['leverages'])}), got {len(weights)}"
-    if min(weights) < 0.0 or not math.isclose(sum(weights), 1.0, abs_tol=1e-9):
-        return f"must be >= 0 and sum to 1 (got {weights})"
-    return None
-
-
-def _reverse_cumulative(windows: np.ndarray, ufunc: np.ufunc, empty: float) -> np.ndarray:
-    """``out[:, j] = ufunc over windows[:, j+1:]`` (``empty`` for the last column)."""
-    out = np.full(windows.shape, empty)
-    out[:, :-1] = ufunc.accumulate(windows[:, :0:-1], axis=1)[:, ::-1]
-    return out
-
-
 @metric(
     name="liquidation_zones",
     module=MODULE,
@@ -244,19 +189,11 @@ def _reverse_cumulative(windows: np.ndarray, ufunc: np.ufunc, empty: float) -> n
         "liq_long_distance",
         "liq_short_distance",
     ),
-    params={
-        "window": 168,
-        "long_share": 0.5,
-        "mmr": 0.005,
-        "leverages": (5.0, 10.0, 25.0, 50.0, 100.0),
-        "leverage_weights": (0.1, 0.3, 0.3, 0.2, 0.1),
-    },
+    params={"window": 168, "long_share": 0.5, **liq.LADDER_PARAMS},
     constraints={
         "window": at_least(1),
         "long_share": between(0.0, 1.0),
-        "mmr": between(0.0, 0.5, inclusive=False),
-        "leverages": _check_leverages,
-        "leverage_weights": _check_weights,
+        **liq.LADDER_CONSTRAINTS,
     },
     warmup=lambda p: p["window"],
     reference="Binance USD-M Futures, How to calculate liquidation price (isolated, linear); "
@@ -268,8 +205,8 @@ def liquidation_zones(
     window: int = 168,
     long_share: float = 0.5,
     mmr: float = 0.005,
-    leverages: tuple[float, ...] = (5.0, 10.0, 25.0, 50.0, 100.0),
-    leverage_weights: tuple[float, ...] = (0.1, 0.3, 0.3, 0.2, 0.1),
+    leverages: Sequence[float] = liq.LEVERAGES,
+    leverage_weights: Sequence[float] = liq.LEVERAGE_WEIGHTS,
 ) -> dict[str, np.ndarray]:
     """Where the leveraged positions opened over the last ``window`` bars would be liquidated.
 
@@ -315,7 +252,9 @@ def liquidation_zones(
     interest falls, every tracked position shrinks pro rata by
     ``OI_s/OI_{s-1}`` (closures hit old and new positions alike). Positions
     opened before the window are dropped. This is a market-wide estimate of
-    the zones, the per-bar summary of module C's liquidation heatmap.
+    the zones, the per-bar summary of the ladder behind module C's
+    ``liquidation_heatmap`` (:mod:`quant_assets.metrics._liquidation`), which
+    splits new open interest by the bar's taker buy share instead.
     Warm-up: ``window`` bars.
 
     References
@@ -323,46 +262,28 @@ def liquidation_zones(
     Binance Support, "How to Calculate Liquidation Price of USDⓈ-M Contracts";
     Coinglass and Hyblock product descriptions of liquidation levels.
     """
-    high, low, close = (nm.column(data, c) for c in ("high", "low", "close"))
-    oi = require_non_negative("liquidation_zones", data, "open_interest")
+    require_non_negative("liquidation_zones", data, "open_interest")
+    close = nm.column(data, "close")
     n = len(close)
-    tiers = np.asarray(leverages, dtype=float)
-    weights = np.asarray(leverage_weights, dtype=float)
-    new = np.zeros(n)
-    new[1:] = np.maximum(np.diff(oi), 0.0) * close[1:]
-    shrink = np.ones(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shrink[1:] = np.where(oi[:-1] > 0.0, np.minimum(oi[1:] / oi[:-1], 1.0), 1.0)
-
     outputs = {name: nm.nan_array(n) for name in liquidation_zones.outputs}
-    if window >= n:
-        return outputs
-    # Bar 0 has no ΔOI, so windows start at bar 1: window rows end at bars window .. n-1.
-    stacked = np.stack((close, new, shrink, low, high))[:, 1:]
-    views = sliding_window_view(stacked, window, axis=1)
-    step = max(1, _CHUNK_ELEMENTS // (window * len(tiers)))
-    for lo in range(0, views.shape[1], step):
-        price, notional, factor, lows, highs = views[:, lo : lo + step]
-        alive = notional * _reverse_cumulative(factor, np.multiply, 1.0)
-        rows = slice(window + lo, window + lo + len(price))
-        sides = (
-            ("long", -1.0, long_share, _reverse_cumulative(lows, np.minimum, np.inf)),
-            ("short", 1.0, 1.0 - long_share, _reverse_cumulative(highs, np.maximum, -np.inf)),
-        )
-        for side, sign, share, extreme in sides:
-            total = np.zeros(len(price))
-            weighted = np.zeros(len(price))
-            for lev, w in zip(tiers, weights, strict=True):
-                level = price * (1.0 + sign * (1.0 / lev - mmr))
-                # Alive while no later bar traded through the level: every later
-                # low above a long level, every later high below a short level.
-                mass = np.where(sign * (level - extreme) > 0.0, share * w * alive, 0.0)
-                total += mass.sum(axis=1)
-                weighted += (mass * level).sum(axis=1)
-            outputs[f"liq_{side}_notional"][rows] = total
-            outputs[f"liq_{side}_price"][rows] = nm.safe_divide(weighted, total)
-    outputs["liq_long_distance"] = (close - outputs["liq_long_price"]) / close
-    outputs["liq_short_distance"] = (outputs["liq_short_price"] - close) / close
+    ladders = liq.liquidation_ladder(
+        data,
+        np.full(n, long_share),
+        lookback=window,
+        mmr=mmr,
+        leverages=leverages,
+        leverage_weights=leverage_weights,
+    )
+    for ladder in ladders:
+        for side in liq.SIDES:
+            total = ladder.total(side)
+            weighted = (ladder.notional[side] * ladder.levels[side]).sum(axis=(0, 2))
+            outputs[f"liq_{side}_notional"][ladder.rows] = total
+            outputs[f"liq_{side}_price"][ladder.rows] = nm.safe_divide(weighted, total)
+    for side in liq.SIDES:
+        for quantity in ("price", "notional"):
+            outputs[f"liq_{side}_{quantity}"][:window] = np.nan  # the window is not yet full
+        outputs[f"liq_{side}_distance"] = liq.distance(outputs[f"liq_{side}_price"], close, side)
     return outputs
 
 
@@ -422,7 +343,7 @@ def _rolling_worst_ratio(x: np.ndarray, window: int) -> np.ndarray:
     constraints={"timeperiod": at_least(0)},
     value_range=(-1.0, 0.0),
     warmup=lambda p: max(p["timeperiod"] - 1, 0),
-    memory=lambda p: UNBOUNDED_MEMORY if p["timeperiod"] == 0 else p["timeperiod"] - 1,
+    memory=lambda p: nm.UNBOUNDED_MEMORY if p["timeperiod"] == 0 else p["timeperiod"] - 1,
     reference="Magdon-Ismail & Atiya (2004), Risk 17; empyrical.max_drawdown",
 )
 def max_drawdown(data: pd.DataFrame, *, timeperiod: int = 720) -> dict[str, np.ndarray]:
@@ -541,12 +462,7 @@ def vol_target(
     Technical Document* (1996).
     """
     returns = nm.log_returns(require_positive("vol_target", data, "close"))
-    squared = returns * returns
-    decay = _ewma_decay(halflife)
-    seed = float(np.mean(squared[1 : halflife + 1])) if len(squared) > halflife else 0.0
-    variance = nm.first_order_recursion(
-        np.nan_to_num(squared), decay=decay, gain=1.0 - decay, start=halflife, seed=seed
-    )
+    variance = nm.ewma_variance(returns, _ewma_decay(halflife), halflife)
     forecast = np.sqrt(variance) * math.sqrt(periods_per_year)
     with np.errstate(divide="ignore"):
         scale = np.minimum(target_vol / forecast, max_leverage)  # σ̂ = 0 gives the cap
@@ -644,21 +560,12 @@ def _tail_mean(returns: np.ndarray, window: int, alpha: float) -> np.ndarray:
     """Per trailing window of ``window`` returns (from position 1): the mean of
     its ``floor((W - 1) alpha) + 1`` smallest returns, those at or below its
     linearly interpolated ``alpha``-quantile."""
-    n = len(returns)
-    tail = nm.nan_array(n)
-    if window >= n:
-        return tail
     count = math.floor((window - 1) * alpha) + 1
-    for first, windows in _window_chunks(returns[1:], window):
-        part = np.partition(windows, count - 1, axis=1)
-        tail[window + first : window + first + len(part)] = part[:, :count].mean(axis=1)
-    return tail
 
+    def tail(windows: np.ndarray, _: None) -> np.ndarray:
+        return np.partition(windows, count - 1, axis=1)[:, :count].mean(axis=1)
 
-def _rolling_mean_std(returns: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    mean = nm.nan_array(len(returns))
-    mean[1:] = nm.rolling_mean(returns[1:], window)
-    return mean, nm.rolling_std(returns, window, ddof=1)
+    return nm.placed(nm.window_apply(returns[1:], None, window, tail), 1, len(returns))
 
 
 _TAIL_PARAMS = {
@@ -719,10 +626,10 @@ def value_at_risk(data: pd.DataFrame, *, timeperiod: int = 720, alpha: float = 0
     Monitor* (1996); L. Favre and J.-A. Galeano, "Mean-modified Value-at-Risk
     optimization with hedge funds", *J. Alternative Investments* 5 (2002).
     """
-    returns = _simple_returns(require_positive("value_at_risk", data, "close"))
+    returns = nm.simple_returns(require_positive("value_at_risk", data, "close"))
     # Order statistics from a skip list: exact, O(n log W).
     quantile = pd.Series(returns).rolling(timeperiod).quantile(alpha, interpolation="linear").to_numpy()
-    mean, sd = _rolling_mean_std(returns, timeperiod)
+    mean, sd = nm.return_moments(returns, timeperiod, ddof=1)
     rolling = pd.Series(returns).rolling(timeperiod)
     skew = rolling.skew().to_numpy()
     kurt = rolling.kurt().to_numpy()
@@ -787,9 +694,9 @@ def expected_shortfall(
     risk", *Mathematical Finance* 9 (1999); R. T. Rockafellar and S. Uryasev,
     "Optimization of conditional value-at-risk", *J. Risk* 2 (2000).
     """
-    returns = _simple_returns(require_positive("expected_shortfall", data, "close"))
+    returns = nm.simple_returns(require_positive("expected_shortfall", data, "close"))
     tail = _tail_mean(returns, timeperiod, alpha)
-    mean, sd = _rolling_mean_std(returns, timeperiod)
+    mean, sd = nm.return_moments(returns, timeperiod, ddof=1)
     z = float(ndtri(alpha))
     density = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
     return {"es_historical": -tail, "es_parametric": sd * density / alpha - mean}
