@@ -28,7 +28,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "duckdb_io_manager": QuantDuckDBIOManager(database=str(settings.duckdb_path), schema="raw"),
         "market_source": MarketSourceResource(
             source=settings.source, simulation_seed=settings.simulation_seed,
-            kline_interval=settings.kline_interval),
+            kline_interval=settings.kline_interval, landing_root=str(settings.landing_dir)),
         "landing_zone": LandingZoneResource(root=str(settings.landing_dir)),
     }
 

@@ -102,11 +102,22 @@ def test_invalid_settings_fail_at_load_naming_the_variable(tmp_path):
             load_settings({variable: value})
 
 
-def test_real_sources_are_switchable_but_say_they_are_not_built(settings, instance):
-    result = materialize_one(replace(settings, source="binance"), instance, "spot_klines", DAY1)
+def test_a_misconfigured_source_fails_at_once_with_its_own_message(settings, instance, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setenv("QUANT_ARCHIVE_DIR", str(tmp_path / "no-such-archive"))
+    result = materialize_one(replace(settings, source="archive"), instance, "spot_klines", DAY1)
     assert not result.success
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     failure = result.get_step_failure_events()[0].event_specific_data.error.message
-    assert "QUANT_SOURCE=binance" in failure
+    assert "no-such-archive" in failure and "not a folder" in failure
+
+
+def test_recorded_streams_are_unavailable_not_empty_when_nothing_was_recorded(tmp_path):
+    from quant_assets.sources.base import DataUnavailableError
+    from quant_assets.sources.recorder import RecordedStreams
+
+    with pytest.raises(DataUnavailableError, match=r"nothing was recorded.*quant-assets record"):
+        RecordedStreams(tmp_path).fetch("depth_snapshots", "BTCUSDT", DAY1)
 
 
 # ---------------------------------------------------------------------- materialization

@@ -29,7 +29,7 @@ from quant_assets.raw.families import FAMILIES, RawFamily
 from quant_assets.raw.parsers import parse_payload
 from quant_assets.resources.market import LandingZoneResource, MarketSourceResource
 from quant_assets.settings import Settings
-from quant_assets.sources.base import DataUnavailableError, SourceError
+from quant_assets.sources.base import SourceError
 from quant_assets.ui_metadata import empty_table, markdown_preview, table_schema
 
 RAW_GROUP = "raw"
@@ -138,6 +138,20 @@ def _split_multi_key(partition_key: str, family: RawFamily) -> dict[str, str]:
     return dict(zip(names, partition_key.split("|"), strict=True))
 
 
+def _source_failure(exc: SourceError) -> Exception:
+    """Retry what may succeed later (server errors, rate limits); fail at once otherwise, so
+    the run shows the source's own message instead of "exceeded max retries"."""
+    if exc.retryable:
+        return exc
+    return dg.Failure(description=str(exc), allow_retries=False)
+
+
+def _landing_source_name(source: object, family: str) -> str:
+    """The source whose name a family's payloads landed under (a composite routes families)."""
+    route = getattr(source, "source_for", None)
+    return route(family).name if route is not None else source.name  # type: ignore[attr-defined]
+
+
 def _land(context: dg.AssetExecutionContext, zone, family: str, key: str, day: date,
           payloads: list, landed: Counter) -> None:
     """Write payloads to the landing zone before they are parsed; report changed answers."""
@@ -199,14 +213,15 @@ def build_raw_asset(family: RawFamily, partitions_def: dg.PartitionsDefinition,
                    market_source: MarketSourceResource, landing_zone: LandingZoneResource):
         try:
             source = market_source.get_source()
-        except SourceError as exc:  # a configuration problem: retrying cannot help
-            raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        except SourceError as exc:
+            raise _source_failure(exc) from exc
         zone = landing_zone.zone()
         requests = partition_requests(context, family)
         frames: list[pd.DataFrame] = []
         landed: Counter[str] = Counter()
         if config.reparse_from_landing:
-            batches = ((key, day, zone.read(source.name, family.name, key, day)) for key, day in requests)
+            landed_under = _landing_source_name(source, family.name)
+            batches = ((key, day, zone.read(landed_under, family.name, key, day)) for key, day in requests)
         else:
             batches = source.fetch_all(family.name, requests)
         try:
@@ -217,8 +232,8 @@ def build_raw_asset(family: RawFamily, partitions_def: dg.PartitionsDefinition,
                     parsed = parse_payload(family.name, family.parser, payload, key)
                     if len(parsed):
                         frames.append(parsed)
-        except DataUnavailableError as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        except SourceError as exc:
+            raise _source_failure(exc) from exc
         frame = pd.concat(frames, ignore_index=True) if frames else empty_table(family.schema)
 
         outcomes = evaluate_checks(family, frame, requests, settings, config)

@@ -18,9 +18,11 @@ class MarketSourceResource(dg.ConfigurableResource):
     source: str = Field(default="simulated", description="simulated, binance or archive")
     simulation_seed: int = Field(default=20240101, description="Seed of the simulated market")
     kline_interval: str = Field(default="1h", description="Kline interval, e.g. 1h")
+    landing_root: str = Field(default="data/landing", description="Landing zone (recorded streams)")
 
     def get_source(self) -> MarketSource:
-        return build_source(self.source, seed=self.simulation_seed, kline_interval=self.kline_interval)
+        return build_source(self.source, seed=self.simulation_seed, kline_interval=self.kline_interval,
+                            landing_root=Path(self.landing_root))
 
 
 class LandingZoneResource(dg.ConfigurableResource):

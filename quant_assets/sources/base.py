@@ -20,7 +20,13 @@ PayloadKind = Literal["rest", "snapshot", "stream"]
 
 
 class SourceError(RuntimeError):
-    """A source could not deliver what was asked; the message says which request and why."""
+    """A source could not deliver what was asked; the message says which request and why.
+
+    ``retryable`` says whether running again later may succeed (a server error, a rate
+    limit); a configuration problem, bad credentials or data that does not exist is not.
+    """
+
+    retryable: bool = False
 
 
 class DataUnavailableError(SourceError):

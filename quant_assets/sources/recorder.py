@@ -35,8 +35,14 @@ from pathlib import Path
 import httpx
 import websockets
 
-from quant_assets.raw.landing import LandingZone
-from quant_assets.sources.base import Payload, Request, SourceError
+from quant_assets.raw.landing import LandingError, LandingZone
+from quant_assets.sources.base import (
+    DataUnavailableError,
+    Payload,
+    Request,
+    SequentialFetchMixin,
+    SourceError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +289,30 @@ class StreamRecorder:
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+
+class RecordedStreams(SequentialFetchMixin):
+    """The recorder's landed hour files, served as the ``binance`` source's stream families.
+
+    Order books, book tickers and market-wide liquidations exist only as recorded here;
+    a partition with no recorded hour is unavailable, never empty.
+    """
+
+    name = SOURCE
+    FAMILIES = ("book_ticker", "depth_snapshots", "liquidations")
+
+    def __init__(self, landing_root: Path) -> None:
+        self.landing = LandingZone(landing_root)
+
+    def fetch(self, family: str, key: str, day: date) -> list[Payload]:
+        if family not in self.FAMILIES:
+            raise DataUnavailableError(f"recorded streams hold {', '.join(self.FAMILIES)}, not {family}")
+        try:
+            return self.landing.read(SOURCE, family, key, day)
+        except LandingError as exc:
+            raise DataUnavailableError(
+                f"{family} for {key} on {day}: nothing was recorded (historical books, book tickers "
+                f"and liquidations exist only from `quant-assets record`): {exc}") from exc
 
 
 def recorded_days(landing_root: Path, family: str, symbol: str) -> list[date]:
