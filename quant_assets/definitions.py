@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from quant_assets import partitions
-from quant_assets.automation.jobs import build_raw_jobs
+from quant_assets.automation.jobs import build_raw_jobs, build_raw_schedules
 from quant_assets.raw.assets import build_raw_assets
 from quant_assets.raw.freshness import build_freshness_check
 from quant_assets.resources.duckdb_io import QuantDuckDBIOManager
@@ -37,10 +37,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions_by_kind = build_partitions(settings)
     raw_assets = build_raw_assets(settings, partitions_by_kind)
     freshness = build_freshness_check(raw_assets)
+    jobs = build_raw_jobs(partitions_by_kind, freshness)
     return dg.Definitions(
         assets=raw_assets,
         asset_checks=[freshness],
-        jobs=build_raw_jobs(partitions_by_kind, freshness),
+        jobs=jobs,
+        schedules=build_raw_schedules(jobs),
         resources=build_resources(settings),
         executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
     )

@@ -292,3 +292,18 @@ def test_demo_command_loads_every_table_and_reports_green_checks(tmp_path):
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert ", 0 failed; runs: 7 succeeded, 0 failed" in completed.stdout
     assert re.search(r"raw\.spot_klines\s+48\n", completed.stdout)
+
+
+def test_short_history_series_are_scheduled_daily_for_every_symbol(settings):
+    from datetime import datetime
+
+    defs = build_definitions(settings)
+    schedule = defs.resolve_schedule_def("short_history_daily")
+    assert schedule.cron_schedule == "20 0 * * *"
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_schedule_context(instance=instance,
+                                            scheduled_execution_time=datetime(2026, 10, 6, 0, 20))
+        requests = schedule.evaluate_tick(context).run_requests
+    assert sorted(r.partition_key for r in requests) == ["2026-10-05|BTCUSDT", "2026-10-05|ETHUSDT"]
+    assert set(defs.resolve_job_def("short_history_job").asset_layer.executable_asset_keys) == {
+        dg.AssetKey(["raw", name]) for name in ("open_interest", "long_short_ratio", "taker_volume")}
