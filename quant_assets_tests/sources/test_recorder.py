@@ -170,3 +170,37 @@ def test_journals_left_by_a_crash_are_landed_on_the_next_start(tmp_path, rest_ur
     assert recorder.journal.finalize(int(recorder.clock() * 1000)) == []
     [payload] = LandingZone(tmp_path).read("binance", "book_ticker", "BTCUSDT", DAY)
     assert payload.bodies == (message,)
+
+
+def test_the_book_ticker_asset_reads_recorded_hours_when_the_source_is_binance(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import dagster as dg
+    import duckdb
+
+    from quant_assets.definitions import build_partitions, build_resources
+    from quant_assets.raw.assets import build_raw_asset
+    from quant_assets.raw.families import FAMILIES_BY_NAME
+    from quant_assets.settings import load_settings
+
+    monkeypatch.setenv("BINANCE_SPOT_URL", "http://127.0.0.1:9")  # never contacted for recorded families
+    monkeypatch.setenv("BINANCE_FUTURES_URL", "http://127.0.0.1:9")
+    settings = replace(load_settings({"QUANT_DATA_DIR": str(tmp_path), "QUANT_SYMBOLS": "BTCUSDT"}),
+                       source="binance")
+    recorder = StreamRecorder(["BTCUSDT"], settings.landing_dir, "ws://127.0.0.1:9", "http://127.0.0.1:9")
+    day_start = int(datetime(2026, 10, 5, tzinfo=UTC).timestamp())
+    for minute in range(0, 1440, 4):  # one quote every 4 minutes, all day
+        at = (day_start + minute * 60) * 1000
+        message = {"e": "bookTicker", "u": minute, "E": at, "T": at, "s": "BTCUSDT", "b": "100.0",
+                   "B": "1", "a": "100.1", "A": "2"}
+        recorder.journal.append("book_ticker", "BTCUSDT", at, json.dumps(message))
+    assert len(recorder.journal.finalize((day_start + 86_400) * 1000)) == 24
+
+    asset = build_raw_asset(FAMILIES_BY_NAME["book_ticker"], build_partitions(settings)["symbol"], settings)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([asset], partition_key="2026-10-05|BTCUSDT", instance=instance,
+                                resources=build_resources(settings), raise_on_error=False)
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as connection:
+        assert connection.execute("select count(*) from raw.book_ticker").fetchone() == (360,)
