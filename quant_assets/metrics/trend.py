@@ -2,14 +2,24 @@
 
 Classical indicators follow TA-Lib's definitions, parameter names and warm-up
 (EMA seeded by the SMA of its first period, Wilder smoothing for RSI/ATR/ADX,
-population standard deviation for Bollinger Bands, MACD 12/26/9) and match
-TA-Lib to 1e-6 relative once warmed up; the tests compare them bar by bar.
-Recursions run through :func:`scipy.signal.lfilter`, rolling windows through
-cumulative sums or O(n) filters, so nothing loops over bars in Python.
+population standard deviation for Bollinger Bands, MACD 12/26/9), and TA-Lib
+is their engine: each calls the TA-Lib function of the same definition, then
+applies this library's documented deviations on top of its output.
+
+Each classical indicator also keeps a vectorized numpy implementation of the
+same definition (recursions through :func:`scipy.signal.lfilter`, rolling
+windows through cumulative sums or O(n) filters, nothing looping over bars in
+Python). It computes the value wherever TA-Lib cannot: a period above TA-Lib's
+limit of 100,000 bars, TA-Lib's process-global compatibility or unstable-period
+settings changed from the defaults these definitions assume, or a degenerate
+series on which TA-Lib's special-casing differs from a deviation below in a
+way that cannot be patched bar by bar. The tests check the two engines against
+each other and against TA-Lib.
 
 Degenerate ratios are NaN rather than TA-Lib's 0 (an RSI of a series that has
-never moved, a stochastic of a flat RSI): 0 would read as "oversold", which the
-data does not say.
+never moved, a stochastic of a flat RSI, a rate of change from a zero price,
+a band position between collapsed bands): 0 would read as "oversold", which
+the data does not say.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pywt
+import talib
 from scipy.signal import hilbert, lfilter, lfiltic, ss2tf
 
 from quant_assets.metrics import _numeric as nm
@@ -30,6 +41,15 @@ from quant_assets.metrics.registry import metric as _metric
 
 MODULE = "trend_moment"
 _TALIB = "TA-Lib reference implementation (ta-lib.org), function {}"
+
+#: Longest period TA-Lib accepts; longer windows use the numpy implementations.
+_TALIB_MAX_PERIOD = 100_000
+#: Largest magnitude TA-Lib accepts for a real parameter (BBANDS ``nbdevup/nbdevdn``).
+_TALIB_MAX_REAL = 3e37
+#: ``+DI + -DI`` (percent) below which TA-Lib's ADX may special-case a bar.
+_DI_SUM_FLOOR = 1e-6
+#: Relative range below which a stochastic window is flat (TA-Lib's TA_EPSILON scaled test).
+_FLAT_RANGE = 1e-14
 
 
 def _ema_memory(p: Mapping[str, Any]) -> int:
@@ -41,7 +61,54 @@ def _wilder_memory(period: int) -> int:
     return period + nm.decay_bars(1.0 - 1.0 / period)
 
 
+# --------------------------------------------------------------------------- engine
+
+
+def _talib_serves(*periods: int, minimum: int = 1, unstable: tuple[str, ...] = ()) -> bool:
+    """Whether TA-Lib computes these periods with this library's definitions.
+
+    False when a period lies outside TA-Lib's bounds ``[minimum, 100000]``, or
+    when TA-Lib's process-global settings differ from the defaults the
+    definitions here assume: compatibility "default" (not Metastock), and no
+    unstable period for the TA-Lib functions named in ``unstable`` (an unstable
+    period delays TA-Lib's first output and changes its seed). Callers then use
+    their numpy implementation, which gives the same values.
+    """
+    if any(p < minimum or p > _TALIB_MAX_PERIOD for p in periods):
+        return False
+    if talib.get_compatibility() != 0:
+        return False
+    return all(talib.get_unstable_period(name) == 0 for name in unstable)
+
+
+def _column(data: pd.DataFrame, name: str) -> np.ndarray:
+    """Column ``name`` as a C-contiguous float64 array, TA-Lib's input format.
+
+    Converted once per metric call and shared by every TA-Lib call; no copy
+    when the column already is one (a float column of a DataFrame is).
+    """
+    return np.ascontiguousarray(nm.column(data, name))
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """``num / den`` with NaN where ``den == 0``; :func:`nm.safe_divide` in one
+    division and one comparison over the data, written to ``out`` if given
+    (which may be ``num``, a temporary the caller no longer needs)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = np.divide(num, den, out=out)
+    zero = den == 0.0
+    if zero.any():
+        result[zero] = np.nan
+    return result
+
+
 # --------------------------------------------------------------------------- moving averages
+
+
+def _sma_array(values: np.ndarray, period: int) -> np.ndarray:
+    if _talib_serves(period):
+        return talib.SMA(values, period)
+    return nm.rolling_mean(values, period)
 
 
 @_metric(
@@ -73,12 +140,13 @@ def sma(data: pd.DataFrame, *, timeperiod: int = 30) -> np.ndarray:
     -----
     Formula: ``SMA_t = (1/n) * sum(close[t-n+1 .. t])``.
     Value range: the range of the close. Warm-up: ``n - 1`` bars (TA-Lib lookback).
+    Engine: TA-Lib ``SMA``; a numpy cumulative sum for ``n > 100000``.
 
     References
     ----------
     TA-Lib ``SMA``.
     """
-    return nm.rolling_mean(nm.column(data, "close"), timeperiod)
+    return _sma_array(_column(data, "close"), timeperiod)
 
 
 @_metric(
@@ -116,19 +184,25 @@ def ema(data: pd.DataFrame, *, timeperiod: int = 30) -> np.ndarray:
     Value range: the range of the close. Warm-up: ``n - 1`` bars. The seed's
     influence decays as ``(1-k)^j``; it is below 1e-8 after about
     ``n - 1 + 9.2 (n+1)/2`` bars (``memory_bars``).
+    Engine: TA-Lib ``EMA``; the same recursion through ``lfilter`` for
+    ``n > 100000`` or a non-zero TA-Lib unstable period.
 
     References
     ----------
     R. G. Brown, *Exponential Smoothing for Predicting Demand* (1956);
     TA-Lib ``EMA``.
     """
-    return nm.ema(nm.column(data, "close"), timeperiod)
+    close = _column(data, "close")
+    if _talib_serves(timeperiod, unstable=("EMA",)):
+        return talib.EMA(close, timeperiod)
+    return nm.ema(close, timeperiod)
 
 
 # --------------------------------------------------------------------------- oscillators
 
 
-def _rsi_array(close: np.ndarray, period: int) -> np.ndarray:
+def _rsi_numpy(close: np.ndarray, period: int) -> np.ndarray:
+    """RSI from Wilder averages run by ``lfilter``; NaN where both are 0."""
     delta = np.empty_like(close)
     delta[0] = 0.0
     np.subtract(close[1:], close[:-1], out=delta[1:])
@@ -137,6 +211,31 @@ def _rsi_array(close: np.ndarray, period: int) -> np.ndarray:
     avg_gain = nm.wilder_mean(gain, period, first=period)
     avg_loss = nm.wilder_mean(loss, period, first=period)
     return 100.0 * nm.safe_divide(avg_gain, avg_gain + avg_loss)
+
+
+def _rsi_array(close: np.ndarray, period: int) -> np.ndarray:
+    """RSI with TA-Lib as the engine and this library's NaN for a series that
+    has not moved (both Wilder averages 0, where TA-Lib prints 0)."""
+    if not _talib_serves(period, minimum=2, unstable=("RSI",)):
+        return _rsi_numpy(close, period)
+    out = talib.RSI(close, period)
+    zeros = np.flatnonzero(out[period:] == 0.0)
+    if zeros.size == 0:
+        return out
+    # A 0 from TA-Lib is either a true 0 (no gain yet) or TA-Lib's answer to
+    # avgG + avgL = 0. Before the first price change both averages are exactly
+    # 0, so those bars are NaN here. From any other 0 on (a series that opens
+    # with a fall, averages decayed to 0 over a long flat stretch) the numpy
+    # implementation, which applies the rule exactly, takes over; before it
+    # TA-Lib's values stand, so a value never depends on later bars.
+    zeros += period
+    changed = np.flatnonzero(close[1:] != close[:-1])
+    first_change = int(changed[0]) + 1 if changed.size else len(close)
+    out[zeros[zeros < first_change]] = np.nan
+    later = zeros[zeros >= first_change]
+    if later.size:
+        out[later[0] :] = _rsi_numpy(close, period)[later[0] :]
+    return out
 
 
 @_metric(
@@ -174,32 +273,67 @@ def rsi(data: pd.DataFrame, *, timeperiod: int = 14) -> np.ndarray:
     ``RSI = 100 avgG / (avgG + avgL)``, which is 100 when ``avgL = 0``.
     Value range [0, 100]. Warm-up: ``n`` bars.
     Deviation from TA-Lib: when both averages are 0 (the series has not moved
-    since its start) RSI is NaN, where TA-Lib prints 0; TA-Lib also treats
-    ``|avg| < 1e-8`` as zero, which breaks sub-cent prices, and this version
-    does not.
+    since its start) RSI is NaN, where TA-Lib prints 0; likewise wherever
+    TA-Lib treats ``avgG + avgL`` as zero and it is not exactly zero.
+    Engine: TA-Lib ``RSI``, with the bars before the first price change set to
+    NaN; from any other bar where TA-Lib prints 0 on, the ``lfilter``
+    implementation (so that a true 0, no gain yet, and TA-Lib's zero test are
+    told apart exactly); the ``lfilter`` implementation throughout for
+    ``n > 100000`` or under a non-zero TA-Lib unstable period.
 
     References
     ----------
     J. W. Wilder, *New Concepts in Technical Trading Systems* (1978);
     TA-Lib ``RSI``.
     """
-    return _rsi_array(nm.column(data, "close"), timeperiod)
+    return _rsi_array(_column(data, "close"), timeperiod)
+
+
+def _window_count(flags: np.ndarray, window: int) -> np.ndarray:
+    """Number of true ``flags`` in the trailing ``window`` (NaN before it fills)."""
+    return nm.rolling_sum(flags.astype(np.float64), window)
+
+
+def _window_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean of ``window`` values; NaN where the window holds a NaN."""
+    holes = np.isnan(values)
+    if not holes.any():
+        return _sma_array(values, window)
+    mean = _sma_array(np.where(holes, 0.0, values), window)
+    mean[_window_count(holes, window) > 0] = np.nan
+    return mean
 
 
 def _stochastic(values: np.ndarray, window: int, first_valid: int) -> np.ndarray:
     """``100 (v - min_w v) / (max_w v - min_w v)`` on values that are valid from
-    ``first_valid``; windows that contain a NaN are NaN."""
+    ``first_valid``; windows that contain a NaN, and flat windows, are NaN.
+
+    A window is flat when ``max - min <= 1e-14 (|max| + |min|)``, TA-Lib's own
+    test in STOCHRSI (where it prints 0): a range within rounding of zero,
+    such as the RSI over unchanged closes (constant in exact arithmetic, equal
+    to ~1e-14 in floating point), is no range to place a value in.
+    """
     out = nm.nan_array(len(values))
     tail = values[first_valid:]
     if len(tail) < window:
         return out
     holes = np.isnan(tail)
-    filled = np.where(holes, 0.0, tail)
-    low = nm.rolling_min(filled, window)
-    high = nm.rolling_max(filled, window)
-    stoch = 100.0 * nm.safe_divide(filled - low, high - low)
-    if holes.any():
-        stoch[nm.rolling_sum(holes.astype(float), window) > 0] = np.nan
+    has_holes = bool(holes.any())
+    filled = np.where(holes, 0.0, tail) if has_holes else np.ascontiguousarray(tail)
+    if window == 1:
+        low = high = filled
+    elif _talib_serves(window, minimum=2):
+        low, high = talib.MINMAX(filled, window)
+    else:
+        low, high = nm.rolling_min(filled, window), nm.rolling_max(filled, window)
+    span = high - low
+    with np.errstate(invalid="ignore"):  # 0/0 on exactly flat windows, set to NaN below anyway
+        stoch = np.divide(filled - low, span)
+    stoch *= 100.0
+    flat = span <= _FLAT_RANGE * (np.abs(high) + np.abs(low))
+    if has_holes:
+        flat |= _window_count(holes, window) > 0
+    stoch[flat] = np.nan
     out[first_valid:] = stoch
     return out
 
@@ -259,25 +393,44 @@ def stoch_rsi(
     Formula: ``StochRSI = 100 (RSI - min_m RSI) / (max_m RSI - min_m RSI)``.
     Value range [0, 100]. Warm-up: TA-Lib emits the raw value and %K together,
     from bar ``n + m + k - 2`` (29 for the defaults), and this metric does the
-    same; %D starts ``d - 1`` bars later (31). A flat RSI over the window gives
-    0/0, which is NaN here (TA-Lib prints 0).
+    same; %D starts ``d - 1`` bars later (31).
+    Deviation from TA-Lib: a flat RSI over the window gives 0/0, which is NaN
+    here where TA-Lib prints 0. Flat is TA-Lib's own test,
+    ``max - min <= 1e-14 (max + min)``, so that the RSI over unchanged closes
+    (constant in exact arithmetic, jittering by ~1e-14 in floating point)
+    counts as flat; elsewhere the raw value is TA-Lib's. A window holding an
+    undefined RSI is NaN too, and so is a %K or %D window holding a NaN; later
+    windows are not affected.
+    Engine: the RSI above (TA-Lib ``RSI``), TA-Lib ``MINMAX`` for the window
+    extremes and TA-Lib ``SMA`` for %K and %D, which is TA-Lib's own STOCHRSI
+    computation with the NaN rules applied between the steps; numpy rolling
+    filters for windows above 100,000 bars.
 
     References
     ----------
     T. Chande and S. Kroll, *The New Technical Trader* (1994); TA-Lib
     ``STOCHRSI(close, 14, fastk_period=14, fastd_period=3)``.
     """
-    close = nm.column(data, "close")
-    rsi_values = _rsi_array(close, timeperiod)
-    raw = _stochastic(rsi_values, fastk_period, timeperiod)
+    close = _column(data, "close")
+    n = len(close)
+    raw = _stochastic(_rsi_array(close, timeperiod), fastk_period, timeperiod)
     k_start = timeperiod + fastk_period - 1
-    k = nm.nan_array(len(close))
-    k[k_start:] = nm.rolling_mean(raw[k_start:], k_period) if k_period > 1 else raw[k_start:]
+    k = nm.nan_array(n)
+    k[k_start:] = _window_mean(raw[k_start:], k_period)
     d_start = k_start + k_period - 1
-    d = nm.nan_array(len(close))
-    d[d_start:] = nm.rolling_mean(k[d_start:], d_period) if d_period > 1 else k[d_start:]
+    d = nm.nan_array(n)
+    d[d_start:] = _window_mean(k[d_start:], d_period)
     raw[:d_start] = np.nan  # TA-Lib emits fast %K only once %K (its fast %D) exists.
     return {"stoch_rsi": raw, "stoch_rsi_k": k, "stoch_rsi_d": d}
+
+
+def _macd_numpy(close: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarray, ...]:
+    first = slow - 1
+    line = nm.ema(close, fast, first=first) - nm.ema(close, slow, first=first)
+    signal_first = first + signal - 1
+    signal_line = nm.ema(line, signal, first=signal_first)
+    line[:signal_first] = np.nan
+    return line, signal_line, line - signal_line
 
 
 @_metric(
@@ -330,34 +483,44 @@ def macd(
     columns. On a ramp of slope ``b`` the MACD tends to
     ``b((slow-1) - (fast-1))/2 = 7b`` and the histogram to 0, since an EMA of span
     ``n`` lags a ramp by ``b(n-1)/2``.
+    Engine: TA-Lib ``MACD``; the same EMAs through ``lfilter`` for periods
+    above 100,000 bars or a non-zero TA-Lib unstable period for ``EMA``.
 
     References
     ----------
     G. Appel, *The Moving Average Convergence-Divergence Trading Method* (1979);
     TA-Lib ``MACD``.
     """
-    close = nm.column(data, "close")
-    first = slowperiod - 1
-    line = nm.ema(close, fastperiod, first=first) - nm.ema(close, slowperiod, first=first)
-    signal_first = first + signalperiod - 1
-    signal = nm.ema(line, signalperiod, first=signal_first)
-    line[:signal_first] = np.nan
-    return {"macd": line, "macd_signal": signal, "macd_hist": line - signal}
+    close = _column(data, "close")
+    if _talib_serves(fastperiod, slowperiod, minimum=2, unstable=("EMA",)) and _talib_serves(signalperiod):
+        line, signal, hist = talib.MACD(close, fastperiod, slowperiod, signalperiod)
+    else:
+        line, signal, hist = _macd_numpy(close, fastperiod, slowperiod, signalperiod)
+    return {"macd": line, "macd_signal": signal, "macd_hist": hist}
 
 
 def _bbands_arrays(
-    close: np.ndarray, timeperiod: int, nbdevup: float, nbdevdn: float
+    close: np.ndarray, timeperiod: int, nbdevup: float, nbdevdn: float, *, width_only: bool = False
 ) -> dict[str, np.ndarray]:
-    middle = nm.rolling_mean(close, timeperiod)
-    sd = nm.rolling_std(close, timeperiod, ddof=0)
-    upper = middle + nbdevup * sd
-    lower = middle - nbdevdn * sd
+    """Bollinger Bands, width and %b (only the width when ``width_only``)."""
+    if _talib_serves(timeperiod, minimum=2) and max(abs(nbdevup), abs(nbdevdn)) <= _TALIB_MAX_REAL:
+        upper, middle, lower = talib.BBANDS(close, timeperiod, nbdevup, nbdevdn, 0)
+    else:
+        middle = nm.rolling_mean(close, timeperiod)
+        sd = nm.rolling_std(close, timeperiod, ddof=0)
+        upper = middle + nbdevup * sd
+        lower = middle - nbdevdn * sd
+    span = upper - lower
+    if width_only:
+        return {"bb_width": _ratio(span, middle, out=span)}
+    position = np.subtract(close, lower)
+    percent_b = _ratio(position, span, out=position)
     return {
         "bb_upper": upper,
         "bb_middle": middle,
         "bb_lower": lower,
-        "bb_width": nm.safe_divide(upper - lower, middle),
-        "bb_percent_b": nm.safe_divide(close - lower, upper - lower),
+        "bb_width": _ratio(span, middle, out=span),  # span is not needed after %b
+        "bb_percent_b": percent_b,
     }
 
 
@@ -395,7 +558,8 @@ def bbands(
     -------
     dict of ndarray
         ``bb_middle = SMA_n``, ``bb_upper/bb_lower = mid ± k σ_n`` (price units),
-        ``bb_width = (upper - lower)/middle`` (fraction, >= 0),
+        ``bb_width = (upper - lower)/middle`` (fraction, >= 0; NaN where the
+        middle band is 0),
         ``bb_percent_b = (close - lower)/(upper - lower)`` (unbounded, 0..1 inside
         the bands; NaN when the bands collapse).
 
@@ -403,15 +567,18 @@ def bbands(
     -----
     ``σ_n`` is the **population** standard deviation (ddof=0), as in TA-Lib and
     Bollinger's book; pandas' default ddof=1 would be wider by
-    ``sqrt(n/(n-1))``. Warm-up: ``n - 1`` bars. On i.i.d. N(100, 1) closes the
-    median width is about ``4σ/μ`` = 0.04.
+    ``sqrt(n/(n-1))``. ``σ_n`` is exactly 0 on a flat window. Warm-up: ``n - 1``
+    bars. On i.i.d. N(100, 1) closes the median width is about ``4σ/μ`` = 0.04.
+    Engine: TA-Lib ``BBANDS(matype=0)`` for the three bands, whose deviation
+    stays accurate on long series and near-flat windows; width and %b are
+    computed from them. A pandas rolling deviation for ``n > 100000``.
 
     References
     ----------
     J. Bollinger, *Bollinger on Bollinger Bands* (2001); TA-Lib ``BBANDS`` with
     ``matype=0``.
     """
-    return _bbands_arrays(nm.column(data, "close"), timeperiod, nbdevup, nbdevdn)
+    return _bbands_arrays(_column(data, "close"), timeperiod, nbdevup, nbdevdn)
 
 
 # --------------------------------------------------------------------------- range-based
@@ -428,6 +595,9 @@ def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndar
 
 
 def _atr_array(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int) -> np.ndarray:
+    """Wilder's ATR; TA-Lib ``ATR`` as the engine (see :func:`atr`)."""
+    if _talib_serves(period, unstable=("ATR",)):
+        return talib.ATR(high, low, close, period)
     return nm.wilder_mean(_true_range(high, low, close), period, first=period)
 
 
@@ -465,13 +635,44 @@ def atr(data: pd.DataFrame, *, timeperiod: int = 14) -> np.ndarray:
     ``ATR_t = (ATR_{t-1}(n-1) + TR_t)/n``. Warm-up: ``n`` bars. Bars with
     ``H - L = 2`` and no gaps give ``ATR = 2`` exactly. For regime comparison
     across price levels divide by the close (ATR%).
+    Engine: TA-Lib ``ATR``; the Wilder recursion through ``lfilter`` for
+    ``n > 100000`` or a non-zero TA-Lib unstable period.
 
     References
     ----------
     J. W. Wilder, *New Concepts in Technical Trading Systems* (1978);
     TA-Lib ``ATR``.
     """
-    return _atr_array(nm.column(data, "high"), nm.column(data, "low"), nm.column(data, "close"), timeperiod)
+    return _atr_array(_column(data, "high"), _column(data, "low"), _column(data, "close"), timeperiod)
+
+
+def _adx_numpy(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """ADX, +DI and -DI from Wilder sums run by ``lfilter`` (DX = 0 without movement)."""
+    up = np.zeros_like(high)
+    down = np.zeros_like(high)
+    up[1:] = high[1:] - high[:-1]
+    down[1:] = low[:-1] - low[1:]
+    plus_dm = np.where((up > down) & (up > 0.0), up, 0.0)
+    minus_dm = np.where((down > up) & (down > 0.0), down, 0.0)
+    tr = _true_range(high, low, close)
+    tr[0] = 0.0
+
+    def smoothed(x: np.ndarray) -> np.ndarray:
+        return nm.wilder_sum(x, n, first=n - 1, seed=float(np.sum(x[1:n])))
+
+    s_tr, s_plus, s_minus = smoothed(tr), smoothed(plus_dm), smoothed(minus_dm)
+    has_range = s_tr != 0.0
+    plus_di = np.where(has_range, 100.0 * s_plus / np.where(has_range, s_tr, 1.0), 0.0)
+    minus_di = np.where(has_range, 100.0 * s_minus / np.where(has_range, s_tr, 1.0), 0.0)
+    di_sum = plus_di + minus_di
+    dx = np.where(
+        di_sum != 0.0, 100.0 * np.abs(plus_di - minus_di) / np.where(di_sum != 0.0, di_sum, 1.0), 0.0
+    )
+    plus_di[:n] = np.nan
+    minus_di[:n] = np.nan
+    dx[:n] = np.nan
+    adx_values = nm.wilder_mean(dx, n, first=2 * n - 1)
+    return {"adx": adx_values, "plus_di": plus_di, "minus_di": minus_di}
 
 
 @_metric(
@@ -516,39 +717,35 @@ def adx(data: pd.DataFrame, *, timeperiod: int = 14) -> dict[str, np.ndarray]:
     Degenerate bars: with no range (``S(TR) = 0``) both DIs are 0, as in
     TA-Lib; with no directional movement (``+DI + -DI = 0``) DX is taken as 0,
     where TA-Lib leaves ADX unchanged for that bar.
+    Engine: TA-Lib ``PLUS_DI``, ``MINUS_DI`` and ``ADX``. TA-Lib's special
+    cases only fire where ``+DI + -DI`` is (near) 0, so from the first bar
+    where the DIs it returns sum to less than 1e-6 (no directional movement
+    since the start, or none for hundreds of bars) the ``lfilter``
+    implementation, which applies the rule above, gives all three columns; it
+    also serves ``n > 100000`` and non-zero TA-Lib unstable periods.
 
     References
     ----------
     J. W. Wilder, *New Concepts in Technical Trading Systems* (1978);
     TA-Lib ``ADX``, ``PLUS_DI``, ``MINUS_DI``.
     """
-    high, low, close = (nm.column(data, c) for c in ("high", "low", "close"))
+    high, low, close = (_column(data, c) for c in ("high", "low", "close"))
     n = timeperiod
-    up = np.zeros_like(high)
-    down = np.zeros_like(high)
-    up[1:] = high[1:] - high[:-1]
-    down[1:] = low[:-1] - low[1:]
-    plus_dm = np.where((up > down) & (up > 0.0), up, 0.0)
-    minus_dm = np.where((down > up) & (down > 0.0), down, 0.0)
-    tr = _true_range(high, low, close)
-    tr[0] = 0.0
-
-    def smoothed(x: np.ndarray) -> np.ndarray:
-        return nm.wilder_sum(x, n, first=n - 1, seed=float(np.sum(x[1:n])))
-
-    s_tr, s_plus, s_minus = smoothed(tr), smoothed(plus_dm), smoothed(minus_dm)
-    has_range = s_tr != 0.0
-    plus_di = np.where(has_range, 100.0 * s_plus / np.where(has_range, s_tr, 1.0), 0.0)
-    minus_di = np.where(has_range, 100.0 * s_minus / np.where(has_range, s_tr, 1.0), 0.0)
-    di_sum = plus_di + minus_di
-    dx = np.where(
-        di_sum != 0.0, 100.0 * np.abs(plus_di - minus_di) / np.where(di_sum != 0.0, di_sum, 1.0), 0.0
-    )
-    plus_di[:n] = np.nan
-    minus_di[:n] = np.nan
-    dx[:n] = np.nan
-    adx_values = nm.wilder_mean(dx, n, first=2 * n - 1)
-    return {"adx": adx_values, "plus_di": plus_di, "minus_di": minus_di}
+    if not _talib_serves(n, minimum=2, unstable=("ADX", "PLUS_DI", "MINUS_DI")):
+        return _adx_numpy(high, low, close, n)
+    result = {
+        "adx": talib.ADX(high, low, close, n),
+        "plus_di": talib.PLUS_DI(high, low, close, n),
+        "minus_di": talib.MINUS_DI(high, low, close, n),
+    }
+    low_sum = np.flatnonzero(result["plus_di"][n:] + result["minus_di"][n:] < _DI_SUM_FLOOR)
+    if low_sum.size:
+        # From the first bar where TA-Lib may special-case on, the numpy
+        # implementation's values; before it TA-Lib's, which are the same.
+        start = n + int(low_sum[0])
+        for column, values in _adx_numpy(high, low, close, n).items():
+            result[column][start:] = values[start:]
+    return result
 
 
 @_metric(
@@ -581,18 +778,26 @@ def momentum(data: pd.DataFrame, *, timeperiod: int = 10) -> dict[str, np.ndarra
     Notes
     -----
     Warm-up: ``n`` bars. A ramp of slope 0.5 gives ``momentum(10) = 5``.
+    Deviation from TA-Lib: ``roc`` is NaN from a zero close, where TA-Lib
+    prints 0.
+    Engine: TA-Lib ``MOM`` and ``ROC``; the bars where TA-Lib's ROC is 0 are
+    recomputed from the definition (0 for an unchanged close, NaN from a zero
+    close). Numpy shifts for ``n > 100000``.
 
     References
     ----------
     J. J. Murphy, *Technical Analysis of the Financial Markets* (1999);
     TA-Lib ``MOM`` and ``ROC``.
     """
-    close = nm.column(data, "close")
-    lagged = nm.shift(close, timeperiod)
-    return {
-        "momentum": close - lagged,
-        "roc": 100.0 * (nm.safe_divide(close, lagged) - 1.0),
-    }
+    close = _column(data, "close")
+    if not _talib_serves(timeperiod):
+        lagged = nm.shift(close, timeperiod)
+        return {"momentum": close - lagged, "roc": 100.0 * (nm.safe_divide(close, lagged) - 1.0)}
+    roc = talib.ROC(close, timeperiod)
+    zeros = np.flatnonzero(roc == 0.0)
+    if zeros.size:
+        roc[zeros] = 100.0 * (nm.safe_divide(close[zeros], close[zeros - timeperiod]) - 1.0)
+    return {"momentum": talib.MOM(close, timeperiod), "roc": roc}
 
 
 @_metric(

@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import talib
 
 from quant_assets.metrics import _numeric as nm
 from quant_assets.metrics.registry import at_least, between, greater_than, metric, one_of
-from quant_assets.metrics.trend import _bbands_arrays
+from quant_assets.metrics.trend import _bbands_arrays, _column, _talib_serves, _window_count
 
 MODULE = "volat_regime"
 
@@ -77,15 +78,34 @@ def hist_vol(data: pd.DataFrame, *, timeperiod: int = 720, periods_per_year: flo
     -----
     Formula: ``σ_ann = std(r_{t-W+1} .. r_t, ddof=1) sqrt(P)`` with
     ``r_t = ln(C_t/C_{t-1})``. Warm-up: ``W`` bars (``W`` returns need ``W + 1``
-    closes). A GBM path with σ = 0.8 gives about 0.8.
+    closes). A GBM path with σ = 0.8 gives about 0.8. A window of unchanged
+    closes gives exactly 0.
+    A close that is not positive has no log return: the windows holding its
+    two returns are NaN, later windows are not affected.
+    Engine: TA-Lib ``VAR`` (population variance over the window) of the log
+    returns, times ``W/(W-1)`` for the sample variance; a pandas rolling
+    deviation when ``W > 100000``.
 
     References
     ----------
     J. C. Hull, *Options, Futures and Other Derivatives*, ch. on volatility
     estimation; annualization by the bar interval for 24/7 markets.
     """
-    returns = nm.log_returns(nm.column(data, "close"))
-    return nm.rolling_std(returns, timeperiod, ddof=1) * math.sqrt(periods_per_year)
+    close = _column(data, "close")
+    returns = nm.log_returns(close)
+    if not _talib_serves(timeperiod, minimum=2):
+        return nm.rolling_std(returns, timeperiod, ddof=1) * math.sqrt(periods_per_year)
+    holes = None
+    if not close.min() > 0.0:
+        holes = ~np.isfinite(returns)
+        holes[0] = False
+        returns[holes] = 0.0  # a stand-in for TA-Lib's running sums; those windows are NaN below
+    # TA-Lib skips the leading NaN return, so the first value lands on bar W.
+    variance = talib.VAR(returns, timeperiod, 1.0)
+    if holes is not None:
+        variance[_window_count(holes, timeperiod) > 0] = np.nan
+    variance *= periods_per_year * timeperiod / (timeperiod - 1)
+    return np.sqrt(np.maximum(variance, 0.0, out=variance), out=variance)
 
 
 @metric(
@@ -129,12 +149,14 @@ def bb_width(
     Formula: ``(nbdevup + nbdevdn) σ_n / SMA_n`` with the population standard
     deviation. A "squeeze" is a width in the lowest decile of its own trailing
     history. Tripling volatility triples the width. Warm-up: ``n - 1`` bars.
+    NaN where the middle band is 0. Engine: TA-Lib ``BBANDS(matype=0)``, as
+    ``bbands``, of which this is the ``bb_width`` column.
 
     References
     ----------
     J. Bollinger, *Bollinger on Bollinger Bands* (2001), BandWidth.
     """
-    return _bbands_arrays(nm.column(data, "close"), timeperiod, nbdevup, nbdevdn)["bb_width"]
+    return _bbands_arrays(_column(data, "close"), timeperiod, nbdevup, nbdevdn, width_only=True)["bb_width"]
 
 
 # --------------------------------------------------------------------------- variance ratio

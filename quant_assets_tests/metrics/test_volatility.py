@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
+import talib
+from numpy.lib.stride_tricks import sliding_window_view
 
 from quant_assets.metrics import compute
 from quant_assets.metrics.volatility import _dfa_scales, _fit_garch
@@ -23,6 +26,32 @@ from quant_assets_tests.metrics.signals import (
 def prices_from_returns(returns: np.ndarray, start: float = 100.0) -> np.ndarray:
     """Closes whose log returns are ``returns`` (one more close than returns)."""
     return start * np.exp(np.concatenate(([0.0], np.cumsum(returns))))
+
+
+@pytest.fixture(params=["talib", "numpy"])
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test with TA-Lib as the engine of the classical metrics, then with
+    their numpy implementations (forced as in production: TA-Lib reporting a
+    non-default compatibility setting)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "numpy":
+            patch.setattr(talib, "get_compatibility", lambda: 1)
+        yield request.param
+
+
+def compute_numpy(name: str, data: pd.DataFrame, **params: object) -> pd.Series | pd.DataFrame:
+    """``compute`` with the numpy engine of the classical metrics."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(talib, "get_compatibility", lambda: 1)
+        return compute(name, data, **params)
+
+
+def sample_vol(close: np.ndarray, window: int, periods: float = 8760.0) -> np.ndarray:
+    """Two-pass sample deviation of every trailing window of log returns, annualized."""
+    out = np.full(len(close), np.nan)
+    returns = np.diff(np.log(close))
+    out[window:] = sliding_window_view(returns, window).std(axis=1, ddof=1) * math.sqrt(periods)
+    return out
 
 
 # --------------------------------------------------------------------------- historical volatility
@@ -45,17 +74,53 @@ def test_hist_vol_annualizes_daily_bars_with_365_not_252() -> None:
     assert vol.dropna().median() == pytest.approx(0.6, rel=0.05)
 
 
-def test_hist_vol_is_the_sample_std_of_log_returns_times_sqrt_periods() -> None:
+def test_hist_vol_is_the_sample_std_of_log_returns_times_sqrt_periods(engine: str) -> None:
     close = random_bars(100, seed=3)["close"].to_numpy()
     vol = compute("hist_vol", frame(close), timeperiod=24)
     window = np.diff(np.log(close))[-24:]
     assert vol.iloc[-1] == pytest.approx(window.std(ddof=1) * math.sqrt(8760))
 
 
+@pytest.mark.parametrize("window", [2, 24, 720])
+def test_hist_vol_equals_a_two_pass_deviation_of_every_window(engine: str, window: int) -> None:
+    close = random_bars(20_000, seed=4, vol=0.004, price=50_000.0)["close"].to_numpy()
+    vol = compute("hist_vol", frame(close), timeperiod=window).to_numpy()
+    expected = sample_vol(close, window)
+    np.testing.assert_array_equal(np.isnan(vol), np.isnan(expected))
+    # The numpy engine's pandas rolling variance is ~1e-7 off on long series.
+    rtol = 1e-9 if engine == "talib" else 1e-6
+    np.testing.assert_allclose(vol[window:], expected[window:], rtol=rtol, atol=1e-10)
+
+
+def test_hist_vol_of_unchanged_closes_is_exactly_zero(engine: str) -> None:
+    close = random_bars(300, seed=5)["close"].to_numpy()
+    close[100:200] = close[100]
+    vol = compute("hist_vol", frame(close), timeperiod=24).to_numpy()
+    assert (vol[124:200] == 0.0).all()
+    assert (vol[200:] > 0.0).all()
+
+
+def test_hist_vol_is_undefined_only_in_windows_holding_a_non_positive_close(engine: str) -> None:
+    close = random_bars(200, seed=6)["close"].to_numpy()
+    close[100] = 0.0  # its return and the next are undefined
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vol = compute("hist_vol", frame(close), timeperiod=24).to_numpy()
+    assert np.isnan(vol[100:125]).all()
+    expected = sample_vol(close, 24)
+    np.testing.assert_allclose(vol[24:100], expected[24:100], rtol=1e-6)
+    np.testing.assert_allclose(vol[125:], expected[125:], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["hist_vol", "bb_width"])
+def test_the_two_engines_agree(name: str) -> None:
+    bars = random_bars(5000, seed=8)
+    pd.testing.assert_series_equal(compute(name, bars), compute_numpy(name, bars), rtol=1e-6)
+
+
 # --------------------------------------------------------------------------- Bollinger width
 
 
-def test_bb_width_is_the_bbands_width_column_and_triples_with_volatility() -> None:
+def test_bb_width_is_the_bbands_width_column_and_triples_with_volatility(engine: str) -> None:
     rng = np.random.default_rng(2)
     close = 100.0 + np.r_[rng.normal(0, 1, 5000), rng.normal(0, 3, 5000)]
     bars = frame(close)
