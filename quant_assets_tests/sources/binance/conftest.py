@@ -22,7 +22,8 @@ NEXT_DAY = DAY + timedelta(days=1)
 
 
 @pytest.fixture(autouse=True)
-def _no_bans_left_over() -> Iterator[None]:
+def _no_bans_left_over(tmp_path, monkeypatch) -> Iterator[None]:
+    monkeypatch.setenv("QUANT_DATA_DIR", str(tmp_path))  # the ban file of this test only
     BANS.clear()
     yield
     BANS.clear()
