@@ -171,7 +171,7 @@ def parse_mark_price_klines(bodies: Sequence[str], ctx: ParseContext) -> pd.Data
 
 
 # ---------------------------------------------------------------------- JSON objects
-FieldKind = Literal["float", "float_or_null", "int", "time", "bool", "str"]
+FieldKind = Literal["float", "float_or_null", "int", "int_or_null", "time", "bool", "str"]
 #: column ← (field in the payload, kind); a parser of JSON objects is one such declaration.
 FieldSpec = Mapping[str, tuple[str, FieldKind]]
 
@@ -179,6 +179,8 @@ _CONVERTERS: dict[str, Callable[[Sequence[Any], str, ParseContext], Any]] = {
     "float": _floats,
     "float_or_null": lambda values, name, ctx: _floats(values, name, ctx, nullable=True),
     "int": _ints,
+    "int_or_null": lambda values, name, ctx: pd.array(
+        [None if v is None else int(_ints([v], name, ctx)[0]) for v in values], dtype="Int64"),
     "time": _times,
     "bool": _bools,
     "str": lambda values, _name, _ctx: [str(v) for v in values],
@@ -300,25 +302,26 @@ def parse_avg_price(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- book
+_BOOK_TICKER_STREAM: FieldSpec = {
+    "ts": ("T", "time"), "update_id": ("u", "int_or_null"), "bid_price": ("b", "float"),
+    "bid_qty": ("B", "float"), "ask_price": ("a", "float"), "ask_qty": ("A", "float"),
+}
+_BOOK_TICKER_REST: FieldSpec = {
+    "ts": ("time", "time"), "update_id": ("lastUpdateId", "int_or_null"), "bid_price": ("bidPrice", "float"),
+    "bid_qty": ("bidQty", "float"), "ask_price": ("askPrice", "float"), "ask_qty": ("askQty", "float"),
+}
+
+
 def parse_book_ticker(bodies: Sequence[str], ctx: ParseContext) -> pd.DataFrame:
+    """``<symbol>@bookTicker`` messages or ``/ticker/bookTicker`` answers; without a time in the
+    payload (spot stream, REST) the row is stamped with the time it was received."""
     rows = _objects(bodies, ctx)
-    if rows and "e" in rows[0]:  # websocket message
-        rows = [r for r in rows if r.get("s", ctx.key) == ctx.key]
-        keys = {"bid_price": "b", "bid_qty": "B", "ask_price": "a", "ask_qty": "A"}
-        times = [r.get("T", r.get("E")) for r in rows]
-        update_ids = _field(rows, "u", ctx)
-    else:  # REST /ticker/bookTicker
-        rows = _for_symbol(rows, ctx)
-        keys = {"bid_price": "bidPrice", "bid_qty": "bidQty", "ask_price": "askPrice",
-                "ask_qty": "askQty"}
-        times = [r.get("time", ctx.received_at_ms) for r in rows]
-        update_ids = [r.get("lastUpdateId") for r in rows]
-    ids = pd.array([None if u is None else int(u) for u in update_ids], dtype="Int64")
-    return _frame(ctx, {
-        "ts": _times(times, "T", ctx),
-        "update_id": ids,
-        **{col: _floats(_field(rows, key, ctx), key, ctx) for col, key in keys.items()},
-    }, len(rows))
+    received = {"T": ctx.received_at_ms, "time": ctx.received_at_ms, "lastUpdateId": None}
+    if rows and ("e" in rows[0] or "b" in rows[0]):  # websocket message (spot streams carry no "e")
+        stamped = [{**r, "T": r.get("T", r.get("E", ctx.received_at_ms))}
+                   for r in rows if r.get("s", ctx.key) == ctx.key]
+        return _extract(stamped, _BOOK_TICKER_STREAM, ctx, received)
+    return _extract(_for_symbol(rows, ctx), _BOOK_TICKER_REST, ctx, received)
 
 
 _DIFF_STREAM = re.compile(r"@depth(@\d+ms)?$")

@@ -82,6 +82,15 @@ class MarketSource(Protocol):
         ...
 
 
+class BatchFetchMixin:
+    """``fetch`` as a one-partition ``fetch_all``, for sources whose batch run is the real one."""
+
+    def fetch(self, family: str, key: str, day: date) -> list[Payload]:
+        for _key, _day, payloads in self.fetch_all(family, [(key, day)]):  # type: ignore[attr-defined]
+            return payloads
+        raise SourceError(f"{family} {key} {day}: the batch fetch returned no partition")
+
+
 class SequentialFetchMixin:
     """``fetch_all`` as a loop over ``fetch``, for sources with nothing to share between calls."""
 

@@ -55,7 +55,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
 from types import MappingProxyType, TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -63,7 +62,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from quant_assets.sources.base import DataUnavailableError, Payload, Request, SourceError
-from quant_assets.sources.binance.config import Secret
+from quant_assets.sources.http import Secret, header_seconds, require_valid
 from quant_assets.sources.onchain_catalog import ONCHAIN_METRIC_PATHS
 
 logger = logging.getLogger(__name__)
@@ -247,10 +246,7 @@ class GlassnodeConfig:
             "max_wait_seconds": self.max_wait_seconds >= 0,
             "max_concurrency": self.max_concurrency >= 1,
         }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            raise SourceError(f"GlassnodeConfig: invalid {values} (see the GlassnodeConfig docstring)")
+        require_valid(self, checks)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> GlassnodeConfig:
@@ -309,22 +305,6 @@ class _Transient:
     reason: str
     rate_limited: bool = False
     server_set_wait: bool = False
-
-
-def _seconds_header(reply: httpx.Response, name: str) -> float | None:
-    """A header holding seconds (or, for ``Retry-After``, an HTTP date), or None."""
-    value = reply.headers.get(name)
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = (moment - datetime.now(UTC)).total_seconds()
-    return max(seconds, 0.0)
 
 
 class GlassnodeClient:
@@ -527,9 +507,9 @@ class GlassnodeClient:
             raise GlassnodeAuthError(path, params, f"HTTP {status}: {what}; server said {body}")
         if status == 429:
             self._count("rate_limited")
-            wait = _seconds_header(reply, "retry-after")
+            wait = header_seconds(reply.headers, "retry-after")
             if wait is None:
-                wait = _seconds_header(reply, "x-rate-limit-reset")
+                wait = header_seconds(reply.headers, "x-rate-limit-reset")
             if wait is not None and wait > self.config.max_wait_seconds:
                 raise GlassnodeRateLimitError(
                     path, params, f"HTTP 429: the API asks to wait {wait:g} s, more than "
@@ -562,7 +542,7 @@ class GlassnodeClient:
             exhausted = float(remaining) <= 0
         except ValueError:
             return
-        reset = _seconds_header(reply, "x-rate-limit-reset")
+        reset = header_seconds(reply.headers, "x-rate-limit-reset")
         if exhausted and reset is not None:
             self._pause(min(reset, self.config.max_wait_seconds))
 

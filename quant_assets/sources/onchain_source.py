@@ -24,7 +24,13 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from quant_assets.sources.base import DataUnavailableError, MarketSource, Payload, SourceError
+from quant_assets.sources.base import (
+    BatchFetchMixin,
+    DataUnavailableError,
+    MarketSource,
+    Payload,
+    SourceError,
+)
 from quant_assets.sources.etf_flows import EtfFlowImporter
 from quant_assets.sources.glassnode import GlassnodeClient, GlassnodeConfig, GlassnodeStats
 from quant_assets.sources.onchain_catalog import ONCHAIN_ASSETS
@@ -34,7 +40,7 @@ logger = logging.getLogger(__name__)
 ONCHAIN_FAMILIES = ("onchain_metrics", "etf_flows")
 
 
-class OnchainMarket:
+class OnchainMarket(BatchFetchMixin):
     """Glassnode on-chain series and published ETF flow tables as a market source.
 
     Parameters
@@ -72,11 +78,6 @@ class OnchainMarket:
         return f"OnchainMarket(glassnode={self.glassnode!r}, etf={self.etf!r})"
 
     # ------------------------------------------------------------------ interface
-    def fetch(self, family: str, key: str, day: date) -> list[Payload]:
-        for _key, _day, payloads in self.fetch_all(family, [(key, day)]):
-            return payloads
-        raise AssertionError("unreachable: fetch_all yields one batch per partition")
-
     def fetch_all(self, family: str, partitions: Sequence[tuple[str, date]]
                   ) -> Iterator[tuple[str, date, list[Payload]]]:
         if family == "onchain_metrics":

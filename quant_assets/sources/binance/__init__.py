@@ -1,7 +1,7 @@
 """Binance spot and USDⓈ-M futures REST: the async client and the ``binance`` market source."""
 
 from quant_assets.sources.binance.client import BinanceClient, ClientStats, Response
-from quant_assets.sources.binance.config import BinanceConfig, Secret
+from quant_assets.sources.binance.config import BinanceConfig
 from quant_assets.sources.binance.errors import (
     BinanceAPIError,
     BinanceBanError,
@@ -13,6 +13,7 @@ from quant_assets.sources.binance.errors import (
     PaginationError,
 )
 from quant_assets.sources.binance.source import BinanceMarket
+from quant_assets.sources.http import Secret
 
 __all__ = [
     "BinanceAPIError",

@@ -64,6 +64,7 @@ from quant_assets.sources.exchange_facts import (
     RATIO_PERIODS,
     SPOT_KLINE_LIMIT,
 )
+from quant_assets.sources.http import header_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -163,17 +164,6 @@ class _Failure:
 def _pairs(params: Mapping[str, object] | Sequence[tuple[str, object]]) -> tuple[tuple[str, str], ...]:
     items = params.items() if isinstance(params, Mapping) else params
     return tuple((k, str(v)) for k, v in items if v is not None)
-
-
-def _retry_after(reply: httpx.Response) -> float | None:
-    value = reply.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
 
 
 def _error_body(content: bytes) -> tuple[int | None, str]:
@@ -388,7 +378,7 @@ class BinanceClient:
         if status == 418:
             self._ban(host, request, reply)
         if status == 429:
-            wait = _retry_after(reply)
+            wait = header_seconds(reply.headers, "retry-after")
             wait = self._backoff(1) if wait is None else wait
             self._pause_until[host] = max(self._pause_until[host], received + wait)
             self.stats.rate_limited += 1
@@ -429,7 +419,7 @@ class BinanceClient:
                                   f"a 418 from {self._base[host]} is still in force")
 
     def _ban(self, host: Host, request: Request, reply: httpx.Response) -> NoReturn:
-        seconds = _retry_after(reply)
+        seconds = header_seconds(reply.headers, "retry-after")
         now = datetime.now(UTC)
         if seconds is not None:
             until, detail = ban_end(seconds, now), f"HTTP 418, Retry-After {seconds:g} s"

@@ -14,41 +14,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from quant_assets.sources.base import SourceError
+from quant_assets.sources.http import Secret, require_valid
 
 DEFAULT_SPOT_URL = "https://api.binance.com"
 DEFAULT_FUTURES_URL = "https://fapi.binance.com"
-
-
-class Secret:
-    """A credential whose text is only reachable through :meth:`reveal`.
-
-    ``repr``, ``str`` and f-strings print a mask, so a secret that ends up in a log
-    line, an exception or Dagster metadata by accident shows nothing.
-    """
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        if not value:
-            raise ValueError("a secret cannot be empty")
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('****')"
-
-    __str__ = __repr__
-
-    def __format__(self, _spec: str) -> str:
-        return repr(self)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 def _url(variable: str, value: str) -> str:
@@ -146,10 +115,7 @@ class BinanceConfig:
             "recv_window_ms": 0 < self.recv_window_ms <= 60_000,
             "history_days": self.history_days >= 1,
         }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            raise SourceError(f"BinanceConfig: invalid {values} (see the BinanceConfig docstring)")
+        require_valid(self, checks)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> BinanceConfig:

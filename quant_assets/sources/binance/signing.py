@@ -11,7 +11,7 @@ import hmac
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
-from quant_assets.sources.binance.config import Secret
+from quant_assets.sources.http import Secret
 
 
 def encode_query(params: Sequence[tuple[str, str]]) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from quant_assets.settings import KLINE_INTERVAL_MINUTES
-from quant_assets.sources.base import DataUnavailableError, Payload, SourceError
+from quant_assets.sources.base import BatchFetchMixin, DataUnavailableError, Payload, SourceError
 from quant_assets.sources.binance import history
 from quant_assets.sources.binance.client import BinanceClient, ClientStats
 from quant_assets.sources.binance.config import BinanceConfig
@@ -58,7 +58,7 @@ OTHER_SOURCES = {
 SHORT_HISTORY = ("open_interest", "long_short_ratio", "taker_volume")
 
 
-class BinanceMarket:
+class BinanceMarket(BatchFetchMixin):
     """Binance spot and USDⓈ-M futures as a :class:`~quant_assets.sources.base.MarketSource`.
 
     Parameters
@@ -95,11 +95,6 @@ class BinanceMarket:
         return f"BinanceMarket(kline_interval={self.kline_interval!r}, config={self.config!r})"
 
     # ------------------------------------------------------------------ interface
-    def fetch(self, family: str, key: str, day: date) -> list[Payload]:
-        for _key, _day, payloads in self.fetch_all(family, [(key, day)]):
-            return payloads
-        raise AssertionError("unreachable: fetch_all yields one batch per partition")
-
     def fetch_all(self, family: str, partitions: Sequence[tuple[str, date]]
                   ) -> Iterator[tuple[str, date, list[Payload]]]:
         partitions = list(partitions)

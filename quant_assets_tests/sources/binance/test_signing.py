@@ -10,10 +10,11 @@ import pytest
 
 from quant_assets.sources.base import SourceError
 from quant_assets.sources.binance.client import BinanceClient
-from quant_assets.sources.binance.config import BinanceConfig, Secret
+from quant_assets.sources.binance.config import BinanceConfig
 from quant_assets.sources.binance.errors import BinanceAPIError, BinanceError
 from quant_assets.sources.binance.signing import hmac_signature, signed_query
 from quant_assets.sources.binance.source import BinanceMarket
+from quant_assets.sources.http import Secret
 from quant_assets_tests.sources.binance.conftest import fast_config
 
 # BINANCE_API_FACTS.md section 5: the known-answer vector from Binance's documentation.

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from quant_assets.sources.binance.config import Secret
 from quant_assets.sources.glassnode import GlassnodeConfig
+from quant_assets.sources.http import Secret
 from quant_assets_tests.sources.onchain.fake_glassnode import TEST_KEY, FakeGlassnode
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "glassnode"

@@ -20,9 +20,9 @@ from quant_assets.raw.families import FAMILIES_BY_NAME
 from quant_assets.resources.market import MarketSourceResource
 from quant_assets.settings import Settings, load_settings
 from quant_assets.sources.base import MarketSource
-from quant_assets.sources.binance.config import Secret
 from quant_assets.sources.etf_flows import EtfFlowImporter
 from quant_assets.sources.glassnode import GlassnodeConfig
+from quant_assets.sources.http import Secret
 from quant_assets.sources.onchain_catalog import ONCHAIN_ASSETS, ONCHAIN_METRIC_PATHS
 from quant_assets.sources.onchain_source import OnchainMarket
 from quant_assets_tests.sources.onchain.fake_glassnode import TEST_KEY, Fault, catalog_value

@@ -11,7 +11,6 @@ import pytest
 
 from quant_assets.raw.parsers import ParseContext, parse_glassnode
 from quant_assets.sources.base import DataUnavailableError, Payload, Request, SourceError
-from quant_assets.sources.binance.config import Secret
 from quant_assets.sources.glassnode import (
     GlassnodeAuthError,
     GlassnodeClient,
@@ -22,6 +21,7 @@ from quant_assets.sources.glassnode import (
     GlassnodeUnavailableError,
     parse_metric_paths,
 )
+from quant_assets.sources.http import Secret
 from quant_assets.sources.onchain_catalog import ONCHAIN_METRIC_PATHS
 from quant_assets_tests.sources.onchain.conftest import Sleeps, fast_config, fixture_text
 from quant_assets_tests.sources.onchain.fake_glassnode import (
