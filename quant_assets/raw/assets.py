@@ -8,8 +8,10 @@ Each asset, for every partition (day × symbol, day × asset, or day) in its run
 3. parses them with the family's parser;
 4. evaluates the data-quality checks on the parsed frame.
 
-If a blocking (ERROR) check fails, the check results are reported and the step
-fails *before* the IO manager runs, so what DuckDB held before stays untouched.
+The pandera schema is validated once, as the ``schema`` check (the UI's Columns tab
+comes from ``dagster/column_schema``). If a blocking (ERROR) check fails, the check
+results are reported and the step fails *before* the IO manager runs, so what DuckDB
+held before stays untouched.
 Otherwise the frame is written to ``raw.<family>`` (delete-then-insert of the
 partitions' slice in one transaction) and the check results are reported.
 """
@@ -17,11 +19,9 @@ partitions' slice in one transaction) and the check results are reported.
 
 from collections import Counter
 from datetime import date
-from functools import cache
 
 import dagster as dg
 import pandas as pd
-from dagster_pandera import pandera_schema_to_dagster_type
 from pydantic import Field
 
 from quant_assets.raw import checks
@@ -58,12 +58,6 @@ class RawIngestConfig(dg.Config):
     max_abs_funding_rate: float = Field(
         default=0.03, gt=0, description="ERROR when |funding rate| exceeds this (per interval)."
     )
-
-
-@cache
-def _dagster_type(schema: type) -> dg.DagsterType:
-    """One Dagster type per pandera model (spot and futures klines share one)."""
-    return pandera_schema_to_dagster_type(schema)
 
 
 def check_names(family: RawFamily) -> list[tuple[str, str, bool]]:
@@ -192,7 +186,6 @@ def build_raw_asset(family: RawFamily, partitions_def: dg.PartitionsDefinition,
         group_name=RAW_GROUP,
         description=description,
         io_manager_key="duckdb_io_manager",
-        dagster_type=_dagster_type(family.schema),
         backfill_policy=dg.BackfillPolicy.single_run(),
         check_specs=[
             dg.AssetCheckSpec(name, asset=asset_key, description=text, blocking=blocking)
