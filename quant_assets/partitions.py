@@ -23,3 +23,12 @@ def by_day_and_asset(settings: Settings) -> dg.MultiPartitionsDefinition:
     return dg.MultiPartitionsDefinition(
         {"date": daily(settings), "asset": dg.StaticPartitionsDefinition(list(ONCHAIN_ASSETS))}
     )
+
+
+def build_partitions(settings: Settings) -> dict[str, dg.PartitionsDefinition]:
+    """Partitions by kind: day × symbol, day × on-chain asset, day."""
+    return {
+        "symbol": by_day_and_symbol(settings),
+        "asset": by_day_and_asset(settings),
+        "day": daily(settings),
+    }

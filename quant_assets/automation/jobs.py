@@ -9,16 +9,26 @@ from quant_assets.raw.families import FAMILIES
 RAW_MARKET_JOB = "raw_market_job"
 RAW_ONCHAIN_JOB = "raw_onchain_job"
 RAW_ETF_JOB = "raw_etf_job"
+RAW_BARS_JOB = "raw_bars_job"
+RAW_TICKS_JOB = "raw_ticks_job"
+MODULES_BARS_JOB = "modules_bars_job"
+MODULES_TICKS_JOB = "modules_ticks_job"
+MODULES_DAILY_JOB = "modules_daily_job"
+#: Raw families with a row per quote, snapshot or trade: large, and read only by tick-level modules.
+TICK_FAMILIES = ("book_ticker", "depth_snapshots", "agg_trades")
 RAW_FRESHNESS_JOB = "raw_freshness_job"
 SHORT_HISTORY_JOB = "short_history_job"
 #: Series the exchange serves for only the last ~30 days: lost unless fetched while they exist.
 SHORT_HISTORY_FAMILIES = ("open_interest", "long_short_ratio", "taker_volume")
 
 
-def _raw(partitioning: str, freshness_check: dg.AssetChecksDefinition) -> dg.AssetSelection:
+def _raw(partitioning: str, freshness_check: dg.AssetChecksDefinition,
+         ticks: bool | None = None) -> dg.AssetSelection:
     """The raw assets of one partitioning with their own checks, without the freshness check
-    (which asks about the newest day and would fail on every backfill of history)."""
-    keys = [dg.AssetKey(["raw", f.name]) for f in FAMILIES if f.partitioning == partitioning]
+    (which asks about the newest day and would fail on every backfill of history);
+    ``ticks`` keeps only (True) or drops (False) the tick-level families."""
+    keys = [dg.AssetKey(["raw", f.name]) for f in FAMILIES if f.partitioning == partitioning
+            and (ticks is None or (f.name in TICK_FAMILIES) == ticks)]
     return dg.AssetSelection.assets(*keys) - dg.AssetSelection.checks(freshness_check)
 
 
@@ -28,6 +38,14 @@ def build_raw_jobs(partitions: dict[str, dg.PartitionsDefinition],
         dg.define_asset_job(RAW_MARKET_JOB, selection=_raw("symbol", freshness_check),
                             partitions_def=partitions["symbol"],
                             description="All exchange raw assets of a date range for one symbol."),
+        dg.define_asset_job(RAW_BARS_JOB, selection=_raw("symbol", freshness_check, ticks=False),
+                            partitions_def=partitions["symbol"],
+                            description="Bar-level exchange raw assets (klines, derivatives, snapshots) "
+                                        "of a date range for one symbol."),
+        dg.define_asset_job(RAW_TICKS_JOB, selection=_raw("symbol", freshness_check, ticks=True),
+                            partitions_def=partitions["symbol"],
+                            description="Tick-level raw assets (book ticker, depth, trades) of a date "
+                                        "range for one symbol."),
         dg.define_asset_job(RAW_ONCHAIN_JOB, selection=_raw("asset", freshness_check),
                             partitions_def=partitions["asset"],
                             description="On-chain raw metrics of a date range for one asset."),
@@ -51,4 +69,30 @@ def build_raw_schedules(jobs: list[dg.UnresolvedAssetJobDefinition]) -> list[dg.
     return [
         dg.build_schedule_from_partitioned_job(by_name[SHORT_HISTORY_JOB], hour_of_day=0,
                                                minute_of_hour=20, name="short_history_daily"),
+    ]
+
+
+def build_module_jobs(partitions: dict[str, dg.PartitionsDefinition],
+                      module_assets: dict[str, tuple[dg.AssetsDefinition, str, bool]]
+                      ) -> list[dg.UnresolvedAssetJobDefinition]:
+    """Jobs over the module steps: per-symbol modules on bars, per-symbol modules that read
+    ticks (they need tick history only), and the daily cross-symbol / on-chain modules.
+    ``module_assets`` maps a module id to (assets, partitioning, reads ticks)."""
+
+    def select(partitioning: str, ticks: bool | None) -> dg.AssetSelection:
+        chosen = [assets for assets, kind, tick in module_assets.values()
+                  if kind == partitioning and (ticks is None or tick == ticks)]
+        return dg.AssetSelection.assets(*chosen)
+
+    return [
+        dg.define_asset_job(MODULES_BARS_JOB, selection=select("symbol", False),
+                            partitions_def=partitions["symbol"],
+                            description="Per-symbol modules computed from bars, one symbol's range."),
+        dg.define_asset_job(MODULES_TICKS_JOB, selection=select("symbol", True),
+                            partitions_def=partitions["symbol"],
+                            description="Per-symbol modules that read quotes, depth and trades."),
+        dg.define_asset_job(MODULES_DAILY_JOB, selection=select("day", None),
+                            partitions_def=partitions["day"],
+                            description="Daily modules over all symbols or assets: lead-lag, macro, "
+                                        "allocation."),
     ]

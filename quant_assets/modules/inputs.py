@@ -1,0 +1,70 @@
+"""Which raw tables a module reads, and its frames built from them for one subject."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from quant_assets.metrics import get
+from quant_assets.modules import frames as fr
+from quant_assets.modules.declaration import ModuleDeclaration
+from quant_assets.modules.engine import ModuleOutput, compute_subject
+
+
+def node_sources(declaration: ModuleDeclaration, name: str) -> list[str]:
+    """Raw families node ``name`` reads."""
+    node = declaration.nodes[name]
+    columns = [node.columns.get(column, column) for column in get(node.metric).inputs]
+    return fr.frame_sources(node.frame, columns)
+
+
+def module_sources(declaration: ModuleDeclaration) -> dict[str, list[str]]:
+    """Raw families per frame the module reads (tick frames are loaded over less history)."""
+    out: dict[str, set[str]] = {}
+    for name, node in declaration.nodes.items():
+        out.setdefault(node.frame, set()).update(node_sources(declaration, name))
+    return {frame: sorted(families) for frame, families in out.items()}
+
+
+def bar_grid(start: pd.Timestamp, end: pd.Timestamp, bar: pd.Timedelta) -> pd.DatetimeIndex:
+    return pd.date_range(start, end, freq=bar, inclusive="left")
+
+
+def _rows_of(table: pd.DataFrame, column: str, subject: str) -> pd.DataFrame:
+    return table[table[column] == subject] if column in table.columns else table
+
+
+def symbol_frames(declaration: ModuleDeclaration, raw: Mapping[str, pd.DataFrame], symbol: str,
+                  grid: pd.DatetimeIndex, bar: pd.Timedelta) -> dict[str, pd.DataFrame]:
+    """The frames one symbol's nodes read, from raw tables of one or many symbols."""
+    sources = module_sources(declaration)
+    own = {name: _rows_of(table, "symbol", symbol) for name, table in raw.items()}
+    frames: dict[str, pd.DataFrame] = {}
+    for frame in sources:
+        missing = [family for family in sources[frame] if family not in own]
+        if missing:
+            raise fr.FrameError(f"{declaration.id}: raw.{missing[0]} was not loaded for the {frame} frame")
+        tables = {family: own[family] for family in sources[frame]}
+        if frame == "bar":
+            frames[frame] = fr.bar_frame(tables, grid, bar)
+        elif frame == "book":
+            frames[frame] = fr.book_frame(tables)
+        elif frame == "depth":
+            frames[frame] = fr.depth_frame(tables)
+        else:
+            raise fr.FrameError(f"{declaration.id}: frame {frame!r} is not a per-symbol frame")
+    return frames
+
+
+def asset_frames(declaration: ModuleDeclaration, raw: Mapping[str, pd.DataFrame], asset: str,
+                 days: pd.DatetimeIndex) -> dict[str, pd.DataFrame]:
+    """The daily frame of one on-chain asset."""
+    return {"daily": fr.daily_frame(raw["onchain_metrics"], raw.get("etf_flows"), asset, days)}
+
+
+def compute_symbol(declaration: ModuleDeclaration, raw: Mapping[str, pd.DataFrame], symbol: str,
+                   start: pd.Timestamp, end: pd.Timestamp, bar: pd.Timedelta) -> ModuleOutput:
+    """``declaration`` for ``symbol`` on the bars ``[start, end)`` from in-memory raw tables."""
+    grid = bar_grid(start, end, bar)
+    return compute_subject(declaration, symbol_frames(declaration, raw, symbol, grid, bar), grid, bar, symbol)
