@@ -180,6 +180,11 @@ class _Inputs:
         self.latest: dict[tuple[str, str], pd.Timestamp | None] = {}
         self.required: dict[str, pd.Timestamp] = {}
 
+    def data_start(self, load_start: pd.Timestamp) -> pd.Timestamp:
+        """Where the loaded data actually begins (history is clipped where raw data starts)."""
+        firsts = [pd.Timestamp(t["ts"].min()) for t in self.tables.values() if len(t)]
+        return max([load_start, *firsts[:0]] + ([max(firsts)] if firsts else []))
+
 
 def _load_inputs(store: ScoreStoreResource, module: Module, settings: Settings, subjects: Sequence[str],
                  start: pd.Timestamp, end: pd.Timestamp, bar: pd.Timedelta) -> _Inputs:
@@ -282,7 +287,7 @@ def _check_result(outcome: score_checks.ScoreCheck, key: dg.AssetKey) -> dg.Asse
 
 
 def _warm_mask(module: Module, rows: pd.DataFrame, load_start: pd.Timestamp, bar: pd.Timedelta) -> pd.Series:
-    warm_from = load_start + warmup_bars(module.declaration) * bar
+    warm_from = load_start + warmup_bars(module.declaration, bar) * bar
     return rows["ts"] >= warm_from
 
 
@@ -339,7 +344,8 @@ def build_module_asset(module: Module, settings: Settings,
         outcomes = [
             score_checks.schema_check(rows, active.schema, declaration.score_table),
             fresh,
-            score_checks.nan_share_check(rows[value], _warm_mask(active, rows, load_start, bar)),
+            score_checks.nan_share_check(rows[value], _warm_mask(active, rows, inputs.data_start(load_start),
+                                                                 bar)),
             score_checks.drift_check(rows[value], trailing[value]),
         ]
         results = [_check_result(outcome, score_key) for outcome in outcomes]

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from quant_assets.metrics import MODULE_IDS, MetricInputError, get
 from quant_assets.scoring import NORMALIZATIONS, WEIGHTED, FormulaError, parse_affine
 
-Frame = Literal["bar", "book", "depth", "daily", "panel"]
+Frame = Literal["bar", "book", "depth", "daily", "log_returns", "simple_returns"]
 Aggregate = Literal["last", "mean", "sum"]
 Normalization = Literal["logistic_z", "percentile", "minmax"]
 Partitioning = Literal["symbol", "day"]
@@ -47,7 +47,8 @@ class MetricNode(_Frozen):
     ``frame`` is the input it is computed on (``bar``: the symbol's bars and bar-level
     derivatives data; ``book``: every book-ticker quote with the trades between quotes;
     ``depth``: every top-20 depth snapshot; ``daily``: one asset's on-chain days;
-    ``panel``: a wide frame of all symbols' returns). Values on ``book`` and ``depth``
+    ``log_returns``/``simple_returns``: a wide frame of all symbols' returns). Values on
+    ``book`` and ``depth``
     are brought to the bar grid by ``aggregate`` over the quotes inside each bar.
     ``columns`` renames frame columns to the metric's input names where they differ.
     """

@@ -14,6 +14,7 @@ yields NaN (TA-Lib's convention), and a score exists only where every component 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from quant_assets.scoring.formula import parse_affine
 
 #: History loaded before a range for tick-frame nodes (their memory is counted in quotes).
 TICK_HISTORY = pd.Timedelta("1D")
+HOUR = pd.Timedelta(hours=1)
 
 
 class ModuleComputeError(ValueError):
@@ -65,16 +67,35 @@ def history(declaration: ModuleDeclaration, bar: pd.Timedelta) -> pd.Timedelta |
     return max(spans, default=pd.Timedelta(0))
 
 
-def warmup_bars(declaration: ModuleDeclaration) -> int:
-    """Bars from the first data until the first score can exist."""
+def warmup_bars(declaration: ModuleDeclaration, bar: pd.Timedelta = HOUR) -> int:
+    """Bars from the first data until the first score can exist (an upper bound: a tick
+    node's warm-up, counted in quotes, is taken as its whole loaded history)."""
     worst = 0
     for component in declaration.components:
         node = declaration.nodes[component.node]
-        metric_warmup = get(node.metric).warmup_bars(**node.params) if node.frame not in TICK_FRAMES else 1
-        refit = 0
+        if node.frame in TICK_FRAMES:
+            metric_warmup = math.ceil(TICK_HISTORY / bar)
+        else:
+            metric_warmup = get(node.metric).warmup_bars(**node.params) + math.ceil(_refit_period(node) / bar)
         window = 0 if component.bounds is not None else component.window - 1
-        worst = max(worst, metric_warmup + refit + window)
+        worst = max(worst, metric_warmup + window)
+    if not declaration.components:  # tables of node values (lead-lag, allocation): the slowest node
+        for node in declaration.nodes.values():
+            refit = math.ceil(_refit_period(node) / bar)
+            worst = max(worst, get(node.metric).warmup_bars(**node.params) + refit)
     return worst
+
+
+def _output_columns(metric, frame: pd.DataFrame) -> pd.Index:
+    """Columns of a metric's result on ``frame``: outputs, or the cross-asset layout's levels
+    (every ordered pair, both orders and x == y, for pairwise layouts)."""
+    if metric.kind != "cross_asset" or metric.layout == "aggregate":
+        return pd.Index(list(metric.outputs))
+    symbols = [str(c) for c in frame.columns]
+    if metric.layout == "per_asset":
+        return pd.MultiIndex.from_product([list(metric.outputs), symbols], names=["output", "symbol"])
+    return pd.MultiIndex.from_tuples([(o, x, y) for o in metric.outputs for x in symbols for y in symbols],
+                                     names=["output", "x", "y"])
 
 
 def compute_node(declaration: ModuleDeclaration, name: str, frame: pd.DataFrame,
@@ -88,7 +109,7 @@ def compute_node(declaration: ModuleDeclaration, name: str, frame: pd.DataFrame,
     metric = get(node.metric)
     renames = {source: target for target, source in node.columns.items()} if node.columns else {}
     wanted = [node.columns.get(column, column) for column in metric.inputs] if metric.inputs else None
-    empty = pd.DataFrame(np.nan, index=frame.index, columns=list(metric.outputs))
+    empty = pd.DataFrame(np.nan, index=frame.index, columns=_output_columns(metric, frame))
     if wanted is None:
         data = frame
     else:
