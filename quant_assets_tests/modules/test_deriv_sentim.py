@@ -8,7 +8,6 @@ positioning, with the positive sign, over at least 30 warm days on three symbols
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -23,6 +22,7 @@ from quant_assets.modules.inputs import compute_symbol, module_sources
 from quant_assets.modules.tables import SignedScore
 from quant_assets.raw.offline import raw_table
 from quant_assets.sources.simulated.source import SimulatedMarket
+from quant_assets_tests.modules.expectations import assert_explanations_add_up, window
 
 MARKET = SimulatedMarket(seed=20240101)
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -37,12 +37,6 @@ def _families() -> list[str]:
     return sorted({family for families in module_sources(DECLARATION).values() for family in families})
 
 
-def _nanosecond_ts(table: pd.DataFrame) -> pd.DataFrame:
-    """``ts`` as datetime64[ns]. Raw tables carry microseconds, and ``frames._asof`` compares
-    their ``asi8`` with the nanosecond bar grid's, which pins every as-of column (open
-    interest, funding, ratios, premium) to its first value; remove once frames align units."""
-    return table.assign(ts=table["ts"].astype("datetime64[ns]"))
-
 
 @pytest.fixture(scope="module")
 def raw() -> dict[str, pd.DataFrame]:
@@ -50,7 +44,7 @@ def raw() -> dict[str, pd.DataFrame]:
     last = FIRST + timedelta(days=DAYS - 1)
     parts = {family: [raw_table(MARKET, family, [symbol], FIRST, last) for symbol in SYMBOLS]
              for family in _families()}
-    return {family: _nanosecond_ts(pd.concat(tables, ignore_index=True)) for family, tables in parts.items()}
+    return {family: pd.concat(tables, ignore_index=True) for family, tables in parts.items()}
 
 
 @pytest.fixture(scope="module")
@@ -106,16 +100,8 @@ def test_crowded_hours_are_labelled_by_the_thresholds(outputs):
 
 
 def test_explanations_add_up_to_the_unclipped_score(outputs):
-    output = outputs["SOLUSDT"]
-    scored = np.flatnonzero(output.composite.score.notna().to_numpy())
-    assert len(scored) > 0
-    for row in scored[:: max(len(scored) // 200, 1)]:
-        record = json.loads(output.explain[row])
-        total = sum(c["contribution"] for c in record["components"]) + record["offset"]
-        assert total == pytest.approx(record["unclipped"], abs=1e-12)
+    for record in assert_explanations_add_up(DECLARATION, outputs["SOLUSDT"]):
         assert record["offset"] == -1.0
-        assert np.clip(total, -1.0, 1.0) == pytest.approx(output.composite.score.iloc[row], abs=1e-12)
-        assert {c["name"] for c in record["components"]} == {c.name for c in DECLARATION.components}
 
 
 def test_rows_pass_the_signed_score_schema(outputs):
@@ -126,17 +112,14 @@ def test_rows_pass_the_signed_score_schema(outputs):
     assert table["score"].between(-1.0, 1.0).all()
 
 
-def _window(raw: dict[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    return {family: table[(table["ts"] >= start) & (table["ts"] < end)] for family, table in raw.items()}
-
 
 def test_values_do_not_depend_on_how_the_range_is_split(raw):
     span = history(DECLARATION, BAR)
     d0 = START + pd.Timedelta(days=int(np.ceil(span / pd.Timedelta(days=1))))
     d1, d2 = d0 + pd.Timedelta(days=10), END
     symbol = "BTCUSDT"
-    long = compute_symbol(DECLARATION, _window(raw, d0 - span, d2), symbol, d0 - span, d2, BAR)
-    short = compute_symbol(DECLARATION, _window(raw, d1 - span, d2), symbol, d1 - span, d2, BAR)
+    long = compute_symbol(DECLARATION, window(raw, d0 - span, d2), symbol, d0 - span, d2, BAR)
+    short = compute_symbol(DECLARATION, window(raw, d1 - span, d2), symbol, d1 - span, d2, BAR)
     a, b = long.composite.score[d1:], short.composite.score[d1:]
     assert a.notna().all()
     pd.testing.assert_series_equal(a, b, rtol=0, atol=1e-9)

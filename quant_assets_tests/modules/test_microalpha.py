@@ -8,7 +8,6 @@ bar's return: a positive rank IC against ``log(close[t+1] / close[t])``.
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 
 import numpy as np
@@ -23,6 +22,7 @@ from quant_assets.modules.microalpha import DECLARATION
 from quant_assets.modules.tables import UnitScore
 from quant_assets.raw.offline import raw_table
 from quant_assets.sources.simulated.source import SimulatedMarket
+from quant_assets_tests.modules.expectations import assert_explanations_add_up, next_bar_return, window
 
 MARKET = SimulatedMarket(seed=20240101)
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
@@ -53,13 +53,6 @@ def outputs(raw):
     return {symbol: compute_symbol(DECLARATION, raw, symbol, START, END, BAR) for symbol in SYMBOLS}
 
 
-def _next_bar_return(raw: dict[str, pd.DataFrame], symbol: str) -> pd.Series:
-    """``log(close[t+1] / close[t])`` labelled ``t``: the return of the bar after ``t``."""
-    klines = raw["spot_klines"]
-    close = klines[klines["symbol"] == symbol].set_index("ts")["close"].astype(float)
-    close.index = pd.DatetimeIndex(close.index).as_unit("ns")
-    return np.log(close.shift(-1) / close)
-
 
 def test_declaration_scores_micro_alpha_with_every_spec_metric_but_latency_flow():
     assert microalpha.SCHEMA is UnitScore
@@ -85,7 +78,7 @@ def test_every_node_reads_quotes_and_its_memory_fits_the_tick_history():
     assert history(DECLARATION, BAR) <= pd.Timedelta(days=4)
 
 
-def test_score_ranks_the_next_bar_return(raw, outputs):
+def test_score_ranks_thenext_bar_return(raw, outputs):
     warm = START + warmup_bars(DECLARATION) * BAR
     parts = []
     for symbol, output in outputs.items():
@@ -93,7 +86,7 @@ def test_score_ranks_the_next_bar_return(raw, outputs):
         first = score.first_valid_index()
         assert first is not None and score[first:].notna().all()
         parts.append(pd.DataFrame({"symbol": symbol, "score": score[first:],
-                                   "forward": _next_bar_return(raw, symbol).reindex(score[first:].index)}))
+                                   "forward": next_bar_return(raw, symbol).reindex(score[first:].index)}))
     panel = pd.concat(parts).dropna()
     pooled = panel["score"].corr(panel["forward"], method="spearman")
     days = panel[["score", "forward"]].groupby([panel["symbol"], panel.index.floor("D")])
@@ -119,13 +112,8 @@ def test_labels_follow_the_thresholds(outputs):
 
 def test_explanations_add_up_to_the_unclipped_score(outputs):
     output = outputs["BTCUSDT"]
-    scored = np.flatnonzero(output.composite.score.notna().to_numpy())
-    assert len(scored) > 0
-    for row in scored:
-        record = json.loads(output.explain[row])
-        total = sum(c["contribution"] for c in record["components"]) + record["offset"]
-        assert total == pytest.approx(record["unclipped"], abs=1e-12)
-        assert total == pytest.approx(output.composite.score.iloc[row], abs=1e-12)
+    for record in assert_explanations_add_up(DECLARATION, output, sample=10**6):
+        assert record["unclipped"] == pytest.approx(output.composite.score.iloc[record["row"]], abs=1e-12)
 
 
 def test_rows_pass_the_unit_score_schema(outputs):
@@ -136,9 +124,6 @@ def test_rows_pass_the_unit_score_schema(outputs):
     assert table["score"].notna().all()
 
 
-def _window(raw: dict[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    return {family: table[(table["ts"] >= start) & (table["ts"] < end)] for family, table in raw.items()}
-
 
 def test_values_do_not_depend_on_how_the_range_is_split(raw, outputs):
     span = history(DECLARATION, BAR)
@@ -146,7 +131,7 @@ def test_values_do_not_depend_on_how_the_range_is_split(raw, outputs):
     d1, d2 = d0 + pd.Timedelta(days=2), END
     symbol = "XRPUSDT"
     long = outputs[symbol]
-    short = compute_symbol(DECLARATION, _window(raw, d1 - span, d2), symbol, d1 - span, d2, BAR)
+    short = compute_symbol(DECLARATION, window(raw, d1 - span, d2), symbol, d1 - span, d2, BAR)
     a, b = long.composite.score[d1:], short.composite.score[d1:]
     assert a.notna().all()
     pd.testing.assert_series_equal(a, b, rtol=0, atol=1e-9)

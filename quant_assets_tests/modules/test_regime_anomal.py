@@ -9,8 +9,7 @@ not anomalous bars, and are not part of the label.
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime, time
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -21,8 +20,7 @@ from quant_assets.modules import regime_anomal
 from quant_assets.modules.declaration import ModuleDeclaration, validated
 from quant_assets.modules.engine import history, warmup_bars
 from quant_assets.modules.inputs import compute_symbol
-from quant_assets.raw.offline import raw_table
-from quant_assets.sources.simulated.source import SimulatedMarket
+from quant_assets_tests.modules.expectations import assert_explanations_add_up, simulated_klines
 
 SEED = 20240101
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -36,10 +34,7 @@ DECLARATION = regime_anomal.DECLARATION
 @pytest.fixture(scope="module")
 def market() -> dict:
     """Hourly spot klines of three simulated symbols over 100 days, and the planted truth."""
-    source = SimulatedMarket(seed=SEED)
-    klines = raw_table(source, "spot_klines", SYMBOLS, FIRST, LAST)
-    truth = {s: source.truth(s, datetime.combine(FIRST, time()), END.to_pydatetime()) for s in SYMBOLS}
-    return {"raw": {"spot_klines": klines}, "truth": truth}
+    return simulated_klines(SEED, SYMBOLS, FIRST, END)
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +69,7 @@ def test_rows_fit_the_score_table(outputs):
 
 
 def test_explanations_add_up_to_the_unclipped_score(outputs):
-    output = outputs["SOLUSDT"]
-    scored = np.flatnonzero(output.composite.score.notna().to_numpy())
-    assert len(scored) > 1000
-    for row in scored[::89]:
-        record = json.loads(output.explain[row])
-        total = sum(c["contribution"] for c in record["components"]) + record["offset"]
-        assert total == pytest.approx(record["unclipped"], abs=1e-12)
-        assert record["unclipped"] == pytest.approx(output.composite.unclipped.iloc[row], abs=1e-12)
-        assert np.clip(record["unclipped"], 0.0, 1.0) == pytest.approx(output.composite.score.iloc[row])
+    assert_explanations_add_up(DECLARATION, outputs["SOLUSDT"], min_rows=1000)
 
 
 def test_values_do_not_depend_on_how_the_range_is_split(market):

@@ -7,8 +7,7 @@ test runs on seed 7, which the tuning never saw.
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime, time
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -19,8 +18,7 @@ from quant_assets.modules import volat_regime
 from quant_assets.modules.declaration import ModuleDeclaration, validated
 from quant_assets.modules.engine import history, warmup_bars
 from quant_assets.modules.inputs import compute_symbol
-from quant_assets.raw.offline import raw_table
-from quant_assets.sources.simulated.source import SimulatedMarket
+from quant_assets_tests.modules.expectations import assert_explanations_add_up, simulated_klines
 
 SEED = 7
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -34,10 +32,7 @@ DECLARATION = volat_regime.DECLARATION
 @pytest.fixture(scope="module")
 def market() -> dict:
     """Hourly spot klines of three simulated symbols over 121 days, and the planted truth."""
-    source = SimulatedMarket(seed=SEED)
-    klines = raw_table(source, "spot_klines", SYMBOLS, FIRST, LAST)
-    truth = {s: source.truth(s, datetime.combine(FIRST, time()), END.to_pydatetime()) for s in SYMBOLS}
-    return {"raw": {"spot_klines": klines}, "truth": truth}
+    return simulated_klines(SEED, SYMBOLS, FIRST, END)
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +78,8 @@ def test_rows_fit_the_regime_table_and_label_follows_the_probability(table):
 def test_explanations_add_up_to_the_unclipped_probability(outputs, table):
     output = outputs["ETHUSDT"]
     rows = table[table["symbol"] == "ETHUSDT"].set_index("ts")
-    scored = np.flatnonzero(output.composite.score.notna().to_numpy())
-    assert len(scored) > 2000
-    for row in scored[::101]:
-        record = json.loads(output.explain[row])
-        total = sum(c["contribution"] for c in record["components"]) + record["offset"]
-        assert total == pytest.approx(record["unclipped"], abs=1e-12)
+    for record in assert_explanations_add_up(DECLARATION, output, min_rows=2000):
+        row = record["row"]
         assert record["offset"] == pytest.approx(-1.18)
         prob = rows["prob_trend"].iloc[row]
         assert np.clip(record["unclipped"], 0.0, 1.0) == pytest.approx(prob, abs=1e-12)

@@ -1,0 +1,59 @@
+"""What every module test expects of the engine's output, in one place."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quant_assets.modules.declaration import ModuleDeclaration
+from quant_assets.modules.engine import ModuleOutput
+from quant_assets.raw.offline import raw_table
+from quant_assets.sources.simulated.source import SimulatedMarket
+
+
+def assert_explanations_add_up(declaration: ModuleDeclaration, output: ModuleOutput, *, sample: int = 200,
+                               min_rows: int = 1) -> list[dict]:
+    """On about ``sample`` scored rows: contributions + offset equal the unclipped score
+    (1e-12), the score is the unclipped value clipped to the module's range, and every
+    component is explained. Returns the parsed records for module-specific checks."""
+    composite = output.composite
+    scored = np.flatnonzero(composite.score.notna().to_numpy())
+    assert len(scored) >= min_rows
+    low, high = declaration.score_range
+    names = {c.name for c in declaration.components}
+    records = []
+    for row in scored[:: max(len(scored) // sample, 1)]:
+        record = json.loads(output.explain[row])
+        total = sum(c["contribution"] for c in record["components"]) + record["offset"]
+        assert total == pytest.approx(record["unclipped"], abs=1e-12)
+        assert record["unclipped"] == pytest.approx(composite.unclipped.iloc[row], abs=1e-12)
+        assert np.clip(record["unclipped"], low, high) == pytest.approx(composite.score.iloc[row], abs=1e-12)
+        assert {c["name"] for c in record["components"]} == names
+        records.append({**record, "row": int(row)})
+    return records
+
+
+def window(raw: dict[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """The raw tables cut to ``[start, end)``, as a run over that range would load them."""
+    return {family: table[(table["ts"] >= start) & (table["ts"] < end)] for family, table in raw.items()}
+
+
+def next_bar_return(raw: dict[str, pd.DataFrame], symbol: str) -> pd.Series:
+    """``log(close[t+1] / close[t])`` labelled ``t``: the return of the bar after ``t``."""
+    klines = raw["spot_klines"]
+    close = klines[klines["symbol"] == symbol].set_index("ts")["close"].astype(float)
+    close.index = pd.DatetimeIndex(close.index).as_unit("ns")
+    return np.log(close.shift(-1) / close)
+
+
+def simulated_klines(seed: int, symbols: tuple[str, ...], first: date, end: pd.Timestamp) -> dict:
+    """Hourly spot klines of ``symbols`` from ``first`` to ``end`` and their planted truth."""
+    source = SimulatedMarket(seed=seed)
+    last = (end - pd.Timedelta(days=1)).date()
+    klines = raw_table(source, "spot_klines", symbols, first, last)
+    truth = {s: source.truth(s, datetime.combine(first, time()), end.to_pydatetime()) for s in symbols}
+    return {"raw": {"spot_klines": klines}, "truth": truth}
