@@ -24,16 +24,17 @@ from quant_assets.modules import Module
 from quant_assets.modules import checks as score_checks
 from quant_assets.modules.declaration import apply_overrides, parse_overrides
 from quant_assets.modules.engine import (
-    TICK_HISTORY,
     ModuleComputeError,
     ModuleOutput,
     compute_subject,
     feature_columns,
+    frame_history,
     history,
     warmup_bars,
 )
 from quant_assets.modules.frames import PANEL_FRAMES, TICK_FRAMES, FrameError, returns_panel
 from quant_assets.modules.inputs import asset_frames, bar_grid, module_sources, node_sources, symbol_frames
+from quant_assets.modules.tables import PANEL
 from quant_assets.resources.score_store import ScoreStoreResource, Slice, frame_columns, model_columns
 from quant_assets.settings import Settings
 from quant_assets.sources.onchain_catalog import ONCHAIN_ASSETS
@@ -65,14 +66,10 @@ def _key_dimension(family: str) -> str | None:
 
 
 def _history_days(module: Module, bar: pd.Timedelta, frame: str, settings: Settings) -> int:
-    if frame in TICK_FRAMES:
-        windows = [c.window for c in module.declaration.components
-                   if module.declaration.nodes[c.node].frame == frame]
-        span = TICK_HISTORY + max(windows, default=0) * bar
-    else:
-        span = history(module.declaration, bar)
-        if span is None:
-            return (date.today() - settings.start_date).days + 1
+    """Days of raw partitions before a day that ``frame``'s values depend on."""
+    span = frame_history(module.declaration, bar)[frame]
+    if span is None:
+        return (date.today() - settings.start_date).days + 1
     return math.ceil(span / DAY)
 
 
@@ -182,20 +179,17 @@ class _Inputs:
 
     def data_start(self, load_start: pd.Timestamp) -> pd.Timestamp:
         """Where the loaded data actually begins (history is clipped where raw data starts)."""
-        firsts = [pd.Timestamp(t["ts"].min()) for t in self.tables.values() if len(t)]
-        return max([load_start, *firsts[:0]] + ([max(firsts)] if firsts else []))
+        firsts = [pd.Timestamp(table["ts"].min()) for table in self.tables.values() if len(table)]
+        return max([load_start, *firsts])
 
 
 def _load_inputs(store: ScoreStoreResource, module: Module, settings: Settings, subjects: Sequence[str],
                  start: pd.Timestamp, end: pd.Timestamp, bar: pd.Timedelta) -> _Inputs:
     inputs = _Inputs()
     load_from: dict[str, pd.Timestamp] = {}
+    spans = frame_history(module.declaration, bar)
     for frame, families in module_sources(module.declaration).items():
-        if frame in TICK_FRAMES:
-            span = pd.Timedelta(days=_history_days(module, bar, frame, settings))
-        else:
-            span = history(module.declaration, bar)
-        frame_start = _load_start(span, start, settings)
+        frame_start = _load_start(spans[frame], start, settings)
         for family in families:
             load_from[family] = min(load_from.get(family, frame_start), frame_start)
     for family, family_start in sorted(load_from.items()):
@@ -232,7 +226,7 @@ def compute_module(module: Module, inputs: Mapping[str, pd.DataFrame], settings:
         frames = {kind: returns_panel(inputs["spot_klines"], subjects, panel_grid, kind)
                   for kind in frames_used}
         panel_index = next(iter(frames.values())).index
-        return {"panel": compute_subject(declaration, frames, panel_index, bar, "panel")}
+        return {PANEL: compute_subject(declaration, frames, panel_index, bar, PANEL)}
     if frames_used == {"daily"}:
         return {asset: compute_subject(declaration, asset_frames(declaration, inputs, asset, grid), grid, bar,
                                        asset) for asset in subjects}
@@ -243,7 +237,7 @@ def compute_module(module: Module, inputs: Mapping[str, pd.DataFrame], settings:
 def _features(module: Module, outputs: Mapping[str, ModuleOutput], start: pd.Timestamp,
               end: pd.Timestamp) -> pd.DataFrame | None:
     columns = feature_columns(module.declaration)
-    if not columns or "panel" in outputs:
+    if not columns or PANEL in outputs:
         return None
     key = "asset" if module.declaration.partitioning == "day" else "symbol"
     parts = []

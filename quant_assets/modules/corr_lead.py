@@ -60,10 +60,8 @@ from pandera.typing.pandas import Series
 
 from quant_assets.modules.declaration import MetricNode, ModuleDeclaration
 from quant_assets.modules.engine import ModuleOutput
-from quant_assets.modules.tables import UtcTimestamp
+from quant_assets.modules.tables import UtcTimestamp, day_ends, panel_output
 
-#: The one subject of a cross-symbol module's outputs.
-PANEL = "panel"
 _SYMBOL = r"^[A-Z0-9]+$"
 _VERSION = r"^\d+\.\d+\.\d+$"
 
@@ -135,22 +133,6 @@ class LeadLagTable(pa.DataFrameModel):
 SCHEMA = LeadLagTable
 
 
-def day_ends(index: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp
-             ) -> tuple[np.ndarray, pd.DatetimeIndex]:
-    """Positions in ``index`` of each UTC day's last bar within ``[start, end)``, and those days.
-
-    A daily table reports the value as of the day's close: the last bar of the day.
-    """
-    positions = np.flatnonzero((index >= start) & (index < end))
-    days = index[positions].floor("D")
-    last = np.append(days[1:] != days[:-1], True) if len(days) else np.zeros(0, dtype=bool)
-    return positions[last], days[last]
-
-
-def _panel(declaration: ModuleDeclaration, outputs: Mapping[str, ModuleOutput]) -> ModuleOutput:
-    if set(outputs) != {PANEL}:
-        raise ValueError(f"{declaration.id}: expected one output named {PANEL!r} (got {sorted(outputs)})")
-    return outputs[PANEL]
 
 
 def _window(declaration: ModuleDeclaration, node: str) -> int:
@@ -183,7 +165,7 @@ def rows(declaration: ModuleDeclaration, outputs: Mapping[str, ModuleOutput], st
     if _window(declaration, "lead_lag") != _window(declaration, "pearson_corr"):
         raise ValueError(f"{declaration.id}: lead_lag timeperiod ({_window(declaration, 'lead_lag')}) must "
                          f"equal pearson_corr's ({_window(declaration, 'pearson_corr')}) for lead_lag_delta")
-    output = _panel(declaration, outputs)
+    output = panel_output(declaration, outputs)
     granger = output.nodes["granger"]["granger_pvalue"]
     positions, days = day_ends(granger.index, start, end)
     x = granger.columns.get_level_values(0).to_numpy(dtype=object)

@@ -55,16 +55,24 @@ def node_history(node: MetricNode, bar: pd.Timedelta) -> pd.Timedelta | None:
     return 2 * memory * bar + _refit_period(node) + bar
 
 
-def history(declaration: ModuleDeclaration, bar: pd.Timedelta) -> pd.Timedelta | None:
-    """Data to load before a range of ``declaration`` (``None``: from the first partition)."""
-    spans: list[pd.Timedelta] = []
+def frame_history(declaration: ModuleDeclaration, bar: pd.Timedelta) -> dict[str, pd.Timedelta | None]:
+    """Data to load before a range, per input frame (``None``: from the first partition):
+    each node's history plus the longest normalizer window over it."""
+    spans: dict[str, pd.Timedelta | None] = {}
     for name, node in declaration.nodes.items():
         span = node_history(node, bar)
-        if span is None:
-            return None
-        windows = [c.window for c in declaration.components if c.node == name and c.bounds is None]
-        spans.append(span + max(windows, default=0) * bar)
-    return max(spans, default=pd.Timedelta(0))
+        if span is not None:
+            windows = [c.window for c in declaration.components if c.node == name and c.bounds is None]
+            span += max(windows, default=0) * bar
+        previous = spans.get(node.frame, pd.Timedelta(0))
+        spans[node.frame] = None if span is None or previous is None else max(previous, span)
+    return spans
+
+
+def history(declaration: ModuleDeclaration, bar: pd.Timedelta) -> pd.Timedelta | None:
+    """Data to load before a range of ``declaration`` (``None``: from the first partition)."""
+    spans = list(frame_history(declaration, bar).values())
+    return None if None in spans else max(spans, default=pd.Timedelta(0))
 
 
 def warmup_bars(declaration: ModuleDeclaration, bar: pd.Timedelta = HOUR) -> int:
@@ -88,13 +96,14 @@ def warmup_bars(declaration: ModuleDeclaration, bar: pd.Timedelta = HOUR) -> int
 
 def _output_columns(metric, frame: pd.DataFrame) -> pd.Index:
     """Columns of a metric's result on ``frame``: outputs, or the cross-asset layout's levels
-    (every ordered pair, both orders and x == y, for pairwise layouts)."""
+    (every ordered pair of distinct symbols, for pairwise layouts)."""
     if metric.kind != "cross_asset" or metric.layout == "aggregate":
         return pd.Index(list(metric.outputs))
     symbols = [str(c) for c in frame.columns]
     if metric.layout == "per_asset":
         return pd.MultiIndex.from_product([list(metric.outputs), symbols], names=["output", "symbol"])
-    return pd.MultiIndex.from_tuples([(o, x, y) for o in metric.outputs for x in symbols for y in symbols],
+    return pd.MultiIndex.from_tuples([(o, x, y) for o in metric.outputs for x in symbols for y in symbols
+                                      if x != y],
                                      names=["output", "x", "y"])
 
 

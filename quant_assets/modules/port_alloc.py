@@ -60,10 +60,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing.pandas import Series
 
-from quant_assets.modules.corr_lead import PANEL, day_ends
 from quant_assets.modules.declaration import MetricNode, ModuleDeclaration
 from quant_assets.modules.engine import ModuleOutput
-from quant_assets.modules.tables import UtcTimestamp
+from quant_assets.modules.tables import UtcTimestamp, day_ends, panel_output
 
 #: Allocation methods: table column -> (node, output). The order breaks ties.
 METHODS: dict[str, tuple[str, str]] = {
@@ -212,9 +211,7 @@ def rows(declaration: ModuleDeclaration, outputs: Mapping[str, ModuleOutput], st
     method reads the ``SELECTION_DAYS`` days before ``start`` as well, from the same output
     (the module's history covers them: it is at least twice the 30-day allocation window).
     """
-    if set(outputs) != {PANEL}:
-        raise ValueError(f"{declaration.id}: expected one output named {PANEL!r} (got {sorted(outputs)})")
-    output = outputs[PANEL]
+    output = panel_output(declaration, outputs)
     _check_daily_holding(declaration, output)
     index = output.nodes["realized_cov"].index
     every_day, _ = day_ends(index, index[0] if len(index) else start, end)

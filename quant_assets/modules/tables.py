@@ -8,6 +8,8 @@ day's last bar). ``score`` is NULL during warm-up, with ``explain`` NULL as well
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -18,6 +20,8 @@ from quant_assets.modules.declaration import ModuleDeclaration
 from quant_assets.modules.engine import ModuleOutput
 
 UtcTimestamp = DateTime(unit="us")
+#: The one subject of the cross-symbol modules, whose metrics read the whole returns panel.
+PANEL = "panel"
 SIGNALS = ["bullish", "neutral", "bearish", "high", "normal", "low", "anomalous", "elevated", "calm",
            "buy_pressure", "balanced", "sell_pressure", "risk_on", "risk_off", "trend", "range"]
 
@@ -93,3 +97,22 @@ def symbol_rows(declaration: ModuleDeclaration, outputs: dict[str, ModuleOutput]
     """Rows of every symbol, symbol by symbol (the generic ``rows`` of a per-symbol module)."""
     return pd.concat([per_symbol_rows(declaration, symbol, output, start, end)
                       for symbol, output in sorted(outputs.items())], ignore_index=True)
+
+
+def panel_output(declaration: ModuleDeclaration, outputs: Mapping[str, ModuleOutput]) -> ModuleOutput:
+    """The single output of a cross-symbol module (computed on the whole returns panel)."""
+    if set(outputs) != {PANEL}:
+        raise ValueError(f"{declaration.id}: expected one output named {PANEL!r} (got {sorted(outputs)})")
+    return outputs[PANEL]
+
+
+def day_ends(index: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp
+             ) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """Positions in ``index`` of each UTC day's last bar within ``[start, end)``, and those days.
+
+    A daily table reports the value as of the day's close: the last bar of the day.
+    """
+    positions = np.flatnonzero((index >= start) & (index < end))
+    days = index[positions].floor("D")
+    last = np.append(days[1:] != days[:-1], True) if len(days) else np.zeros(0, dtype=bool)
+    return positions[last], days[last]

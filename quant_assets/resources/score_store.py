@@ -24,7 +24,8 @@ class StoreError(RuntimeError):
     """A DuckDB table a module needs is absent, or a write was refused; names the table."""
 
 
-_TYPES = {"float64": "DOUBLE", "int64": "BIGINT", "bool": "BOOLEAN", "str": "VARCHAR", "object": "VARCHAR"}
+_TYPES = {"float64": "DOUBLE", "int64": "BIGINT", "Int64": "BIGINT", "bool": "BOOLEAN", "str": "VARCHAR",
+          "object": "VARCHAR"}
 
 
 def _duck_type(dtype: Any) -> str:
