@@ -36,6 +36,7 @@ ui: install $(DAGSTER_HOME)/dagster.yaml
 bench: install
 	$(BIN)/python bench/raw.py
 	$(BIN)/python bench/metrics.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) data/landing data/dagster_home data/*.duckdb

@@ -1,10 +1,11 @@
 """The ``quant-assets`` command line.
 
-``quant-assets demo`` materializes every raw asset for the configured symbols over the
-last N closed days through single-run backfills (one run per symbol, per on-chain
-asset, and one for ETF flows) in the persistent Dagster instance, runs the freshness
-check, and prints rows per table and the check results. It exits non-zero when a
-run or a check failed.
+``quant-assets demo`` materializes the raw assets for the configured symbols through
+single-run backfills in the persistent Dagster instance (bar-level and on-chain data
+over the last N closed days, quotes, depth and trades over the last few), then every
+analysis module over the same ranges (one run per symbol, one for the daily modules),
+runs the freshness check, and prints rows per table, the check results and the latest
+scores. It exits non-zero when a run or a check failed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import duckdb
 
-from quant_assets.automation.jobs import RAW_ETF_JOB, RAW_FRESHNESS_JOB, RAW_MARKET_JOB, RAW_ONCHAIN_JOB
+from quant_assets.automation.jobs import (
+    MODULES_BARS_JOB,
+    MODULES_DAILY_JOB,
+    MODULES_TICKS_JOB,
+    RAW_BARS_JOB,
+    RAW_ETF_JOB,
+    RAW_FRESHNESS_JOB,
+    RAW_ONCHAIN_JOB,
+    RAW_TICKS_JOB,
+)
 from quant_assets.raw.families import FAMILIES
 from quant_assets.settings import Settings, load_settings
 from quant_assets.sources.archive import cli as archive_cli
@@ -65,15 +75,20 @@ def _execute(defs: dg.Definitions, job_name: str, label: str, instance: dg.Dagst
     return RunSummary(label, result.success, seconds, checks)
 
 
+def _per_symbol(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstance, job: str,
+                label: str, first: date, last: date) -> list[RunSummary]:
+    return [_execute(defs, job, f"{label} {symbol} {first}..{last}", instance,
+                     _range_tags(f"{first}|{symbol}", f"{last}|{symbol}"))
+            for symbol in settings.symbols]
+
+
 def backfill_raw(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstance,
-                 first: date, last: date) -> list[RunSummary]:
-    """One single-run backfill per symbol, per on-chain asset and for ETF flows."""
+                 first: date, last: date, tick_first: date) -> list[RunSummary]:
+    """Single-run backfills: per symbol (bars over the range, ticks from ``tick_first``),
+    per on-chain asset, and one for ETF flows."""
     span = f"{first}..{last}"
-    runs = [
-        _execute(defs, RAW_MARKET_JOB, f"exchange data {symbol} {span}", instance,
-                 _range_tags(f"{first}|{symbol}", f"{last}|{symbol}"))
-        for symbol in settings.symbols
-    ]
+    runs = _per_symbol(defs, settings, instance, RAW_BARS_JOB, "bars", first, last)
+    runs += _per_symbol(defs, settings, instance, RAW_TICKS_JOB, "ticks", tick_first, last)
     runs += [
         _execute(defs, RAW_ONCHAIN_JOB, f"on-chain {asset} {span}", instance,
                  _range_tags(f"{asset}|{first}", f"{asset}|{last}"))
@@ -95,7 +110,28 @@ def table_rows(settings: Settings) -> dict[str, int]:
         }
 
 
-def demo(days: int) -> int:
+def run_modules(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstance,
+                first: date, last: date, tick_first: date) -> list[RunSummary]:
+    """Every module over the range: per-symbol runs, then one run of the daily modules."""
+    runs = _per_symbol(defs, settings, instance, MODULES_BARS_JOB, "modules", first, last)
+    runs += _per_symbol(defs, settings, instance, MODULES_TICKS_JOB, "tick modules", tick_first, last)
+    runs.append(_execute(defs, MODULES_DAILY_JOB, f"daily modules {first}..{last}", instance,
+                         _range_tags(first.isoformat(), last.isoformat())))
+    return runs
+
+
+def print_latest_scores(settings: Settings) -> None:
+    """The newest score of every symbol (or asset, or pair) per score table."""
+    from quant_assets.modules.report import latest_scores
+
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as connection:
+        for table, lines in latest_scores(connection).items():
+            print(f"\nscores.{table}")
+            for line in lines:
+                print(f"  {line}")
+
+
+def demo(days: int, tick_days: int) -> int:
     settings = load_settings()
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
@@ -103,12 +139,14 @@ def demo(days: int) -> int:
 
     last = datetime.now(UTC).date() - timedelta(days=1)
     first = max(last - timedelta(days=days - 1), settings.start_date)
+    tick_first = max(last - timedelta(days=tick_days - 1), first)
     print(f"quant_assets demo: source={settings.source}, symbols={','.join(settings.symbols)}, "
           f"{first}..{last} ({(last - first).days + 1} days), interval={settings.kline_interval}")
     print(f"DuckDB: {settings.duckdb_path}\nDagster instance: {os.environ['DAGSTER_HOME']}\n")
     with dg.DagsterInstance.get() as instance:
-        runs = backfill_raw(defs, settings, instance, first, last)
+        runs = backfill_raw(defs, settings, instance, first, last, tick_first)
         runs.append(_execute(defs, RAW_FRESHNESS_JOB, "freshness of the newest partitions", instance))
+        runs += run_modules(defs, settings, instance, first, last, tick_first)
 
     print("\nRows per table (DuckDB schema raw):")
     for name, count in table_rows(settings).items():
@@ -119,11 +157,13 @@ def demo(days: int) -> int:
     print(f"\nChecks: {totals['passed']} passed, {failed_checks} failed; runs: "
           f"{len(runs) - len(failed_runs)} succeeded, {len(failed_runs)} failed "
           f"({sum(r.seconds for r in runs):.0f} s)")
+    print_latest_scores(settings)
     print(f"""
 Next:
   make ui                      # Dagster UI on http://127.0.0.1:3000 (lineage, runs, checks)
   duckdb {settings.duckdb_path}
-    select symbol, count(*), min(ts), max(ts) from raw.spot_klines group by symbol;""")
+    select symbol, count(*), min(ts), max(ts) from raw.spot_klines group by symbol;
+    select * from scores.trend_score where score is not null order by ts desc limit 10;""")
     return 1 if failed_runs or failed_checks else 0
 
 
@@ -160,8 +200,12 @@ def record(symbols: Sequence[str], snapshot_seconds: float) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="quant-assets", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    demo_parser = commands.add_parser("demo", help="materialize the last N days of raw data and check it")
-    demo_parser.add_argument("--days", type=int, default=14, help="closed days to load (default 14)")
+    demo_parser = commands.add_parser(
+        "demo", help="materialize the last N days of raw data and every module, check and print scores")
+    demo_parser.add_argument("--days", type=int, default=60,
+                             help="closed days of bars and on-chain data (default 60)")
+    demo_parser.add_argument("--tick-days", type=int, default=3,
+                             help="closed days of quotes, depth and trades (default 3)")
     archive_cli.add_parser(commands)
     record_parser = commands.add_parser(
         "record", help="record depth, book ticker, trades and liquidations streams into hourly files")
@@ -175,9 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "record":
         return record(args.symbols, args.snapshot_seconds)
     if args.command == "demo":
-        if args.days < 1:
-            parser.error("--days must be at least 1")
-        return demo(args.days)
+        if args.days < 1 or args.tick_days < 1:
+            parser.error("--days and --tick-days must be at least 1")
+        return demo(args.days, args.tick_days)
     return 2
 
 

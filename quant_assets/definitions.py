@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from quant_assets.automation.jobs import build_raw_jobs, build_raw_schedules
+from quant_assets.automation.jobs import build_module_jobs, build_raw_jobs, build_raw_schedules
+from quant_assets.modules import load_modules
+from quant_assets.modules.assets import build_module_assets
+from quant_assets.modules.frames import TICK_FRAMES
 from quant_assets.partitions import build_partitions
 from quant_assets.raw.assets import build_raw_assets
 from quant_assets.raw.freshness import build_freshness_check
@@ -18,9 +21,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions_by_kind = build_partitions(settings)
     raw_assets = build_raw_assets(settings, partitions_by_kind)
     freshness = build_freshness_check(raw_assets)
-    jobs = build_raw_jobs(partitions_by_kind, freshness)
+    modules = load_modules()
+    module_assets = build_module_assets(modules, settings, partitions_by_kind)
+    jobs = build_raw_jobs(partitions_by_kind, freshness) + build_module_jobs(partitions_by_kind, {
+        module.id: (assets, module.declaration.partitioning,
+                    any(node.frame in TICK_FRAMES for node in module.declaration.nodes.values()))
+        for module, assets in zip(modules.values(), module_assets, strict=True)})
     return dg.Definitions(
-        assets=raw_assets,
+        assets=[*raw_assets, *module_assets],
         asset_checks=[freshness],
         jobs=jobs,
         schedules=build_raw_schedules(jobs),

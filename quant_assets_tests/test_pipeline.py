@@ -290,7 +290,8 @@ def test_demo_command_loads_every_table_and_reports_green_checks(tmp_path):
     completed = subprocess.run([sys.executable, "-m", "quant_assets.cli", "demo", "--days", "1"],
                                env=env, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert ", 0 failed; runs: 7 succeeded, 0 failed" in completed.stdout
+    assert ", 0 failed; runs: 14 succeeded, 0 failed" in completed.stdout
+    assert "scores.trend_score" in completed.stdout
     assert re.search(r"raw\.spot_klines\s+48\n", completed.stdout)
 
 
