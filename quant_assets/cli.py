@@ -204,8 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo", help="materialize the last N days of raw data and every module, check and print scores")
     demo_parser.add_argument("--days", type=int, default=60,
                              help="closed days of bars and on-chain data (default 60)")
-    demo_parser.add_argument("--tick-days", type=int, default=3,
-                             help="closed days of quotes, depth and trades (default 3)")
+    demo_parser.add_argument("--tick-days", type=int, default=5,
+                             help="closed days of quotes, depth and trades (default 5)")
     archive_cli.add_parser(commands)
     record_parser = commands.add_parser(
         "record", help="record depth, book ticker, trades and liquidations streams into hourly files")
