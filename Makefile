@@ -22,7 +22,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/quant-assets demo --days 14
+	$(BIN)/quant-assets demo
 
 lint: install
 	$(BIN)/ruff check quant_assets quant_assets_tests bench
