@@ -57,3 +57,17 @@ def simulated_klines(seed: int, symbols: tuple[str, ...], first: date, end: pd.T
     klines = raw_table(source, "spot_klines", symbols, first, last)
     truth = {s: source.truth(s, datetime.combine(first, time()), end.to_pydatetime()) for s in symbols}
     return {"raw": {"spot_klines": klines}, "truth": truth}
+
+
+def next_bar_rank_ic(panel: pd.DataFrame, *, min_bars: int = 12) -> tuple[float, pd.Series, float]:
+    """Rank IC of ``score`` with ``forward`` (columns of ``panel``, indexed by bar, with a
+    ``symbol`` column): pooled, per symbol-day (days with at least ``min_bars`` bars), and
+    the t-statistic of the symbol-day mean. Prints the figures for the test log."""
+    pooled = panel["score"].corr(panel["forward"], method="spearman")
+    days = panel[["score", "forward"]].groupby([panel["symbol"], panel.index.floor("D")])
+    daily = days.apply(lambda g: g["score"].corr(g["forward"], method="spearman"))[days.size() >= min_bars]
+    t_stat = daily.mean() / daily.std(ddof=1) * np.sqrt(len(daily))
+    print(f"rank IC with the next bar's return: pooled {pooled:.3f} over {len(panel)} bars; "
+          f"symbol-day mean {daily.mean():.3f}, t = {t_stat:.2f}, positive on {(daily > 0).mean():.0%} "
+          f"of {len(daily)} symbol-days")
+    return pooled, daily, t_stat

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -22,7 +21,12 @@ from quant_assets.modules.microalpha import DECLARATION
 from quant_assets.modules.tables import UnitScore
 from quant_assets.raw.offline import raw_table
 from quant_assets.sources.simulated.source import SimulatedMarket
-from quant_assets_tests.modules.expectations import assert_explanations_add_up, next_bar_return, window
+from quant_assets_tests.modules.expectations import (
+    assert_explanations_add_up,
+    next_bar_rank_ic,
+    next_bar_return,
+    window,
+)
 
 MARKET = SimulatedMarket(seed=20240101)
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
@@ -88,13 +92,7 @@ def test_score_ranks_thenext_bar_return(raw, outputs):
         parts.append(pd.DataFrame({"symbol": symbol, "score": score[first:],
                                    "forward": next_bar_return(raw, symbol).reindex(score[first:].index)}))
     panel = pd.concat(parts).dropna()
-    pooled = panel["score"].corr(panel["forward"], method="spearman")
-    days = panel[["score", "forward"]].groupby([panel["symbol"], panel.index.floor("D")])
-    daily = days.apply(lambda g: g["score"].corr(g["forward"], method="spearman"))[days.size() >= 12]
-    t_stat = daily.mean() / daily.std(ddof=1) * np.sqrt(len(daily))
-    print(f"rank IC with the next bar's return: pooled {pooled:.3f} over {len(panel)} bars; "
-          f"symbol-day mean {daily.mean():.3f}, t = {t_stat:.2f}, positive on {(daily > 0).mean():.0%} "
-          f"of {len(daily)} symbol-days")
+    pooled, daily, t_stat = next_bar_rank_ic(panel)
     assert pooled > 0.05
     assert daily.mean() > 0.05
     assert t_stat > 2.0
