@@ -47,10 +47,13 @@ class Timings:
         self.rows: dict[str, int] = defaultdict(int)
 
     def add(self, result: dg.ExecuteInProcessResult) -> None:
+        seen: set[str] = set()
         for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization
-            if materialization.asset_key.path[0] != "scores":
+            # A single-run backfill reports one event per partition, all from the same step.
+            if materialization.asset_key.path[0] != "scores" or event.step_key in seen:
                 continue
+            seen.add(event.step_key)
             metadata = materialization.metadata
             table = materialization.asset_key.path[-1]
             self.seconds[table] += float(metadata["seconds"].value)
