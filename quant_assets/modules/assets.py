@@ -214,9 +214,10 @@ def _newest_required(family: str, end: pd.Timestamp) -> pd.Timestamp:
 
 
 def compute_module(module: Module, inputs: Mapping[str, pd.DataFrame], settings: Settings,
-                   subjects: Sequence[str], load_start: pd.Timestamp, end: pd.Timestamp,
+                   subjects: Sequence[str], load_start: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp,
                    bar: pd.Timedelta) -> dict[str, ModuleOutput]:
-    """Engine outputs per subject over ``[load_start, end)`` (history included)."""
+    """Engine outputs per subject on the bars ``[load_start, end)``, exact from ``start`` on
+    (each node computed only over the history its values from ``start`` need)."""
     declaration = module.declaration
     grid = bar_grid(load_start, end, bar)
     frames_used = {node.frame for node in declaration.nodes.values()}
@@ -226,12 +227,12 @@ def compute_module(module: Module, inputs: Mapping[str, pd.DataFrame], settings:
         frames = {kind: returns_panel(inputs["spot_klines"], subjects, panel_grid, kind)
                   for kind in frames_used}
         panel_index = next(iter(frames.values())).index
-        return {PANEL: compute_subject(declaration, frames, panel_index, bar, PANEL)}
+        return {PANEL: compute_subject(declaration, frames, panel_index, bar, PANEL, start)}
     if frames_used == {"daily"}:
         return {asset: compute_subject(declaration, asset_frames(declaration, inputs, asset, grid), grid, bar,
-                                       asset) for asset in subjects}
+                                       asset, start) for asset in subjects}
     return {symbol: compute_subject(declaration, symbol_frames(declaration, inputs, symbol, grid, bar), grid,
-                                    bar, symbol) for symbol in subjects}
+                                    bar, symbol, start) for symbol in subjects}
 
 
 def _features(module: Module, outputs: Mapping[str, ModuleOutput], start: pd.Timestamp,
@@ -278,6 +279,19 @@ def _check_result(outcome: score_checks.ScoreCheck, key: dg.AssetKey) -> dg.Asse
         check_name=outcome.name, asset_key=key, passed=outcome.passed, description=outcome.description,
         severity=dg.AssetCheckSeverity.WARN if outcome.severity == "WARN" else dg.AssetCheckSeverity.ERROR,
         metadata=dict(outcome.metadata or {}))
+
+
+def _drift_reference(store: ScoreStoreResource, module: Module, rows: pd.DataFrame, subjects: Sequence[str],
+                     start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
+    """The run's newest day of scores and the month before it: scores stored before the run's
+    range, then the run's own scores up to that day."""
+    value = VALUE_COLUMN.get(module.declaration.score_table, "score")
+    newest_day = end - DAY
+    key_column = "symbol" if module.declaration.partitioning == "symbol" else None
+    stored = store.read_stored("scores", module.declaration.score_table, value, key_column,
+                               subjects if key_column else None, newest_day - DRIFT_TRAILING, start)
+    own = rows[(rows["ts"] >= newest_day - DRIFT_TRAILING) & (rows["ts"] < newest_day)][value]
+    return rows[rows["ts"] >= newest_day][value], pd.concat([stored, own], ignore_index=True)
 
 
 def _warm_mask(module: Module, rows: pd.DataFrame, load_start: pd.Timestamp, bar: pd.Timedelta) -> pd.Series:
@@ -328,19 +342,18 @@ def build_module_asset(module: Module, settings: Settings,
             raise dg.Failure(description=f"scores.{declaration.score_table}: {fresh.description}; nothing "
                              "was computed or written", allow_retries=False)
         try:
-            outputs = compute_module(active, inputs.tables, settings, subjects, load_start, end, bar)
+            outputs = compute_module(active, inputs.tables, settings, subjects, load_start, start, end, bar)
         except (ModuleComputeError, FrameError, MetricInputError) as exc:
             raise dg.Failure(description=f"{declaration.id}: {exc}", allow_retries=False) from exc
-        all_rows = active.rows(active.declaration, outputs, load_start, end)
-        rows = all_rows[(all_rows["ts"] >= start) & (all_rows["ts"] < end)].reset_index(drop=True)
-        trailing = all_rows[(all_rows["ts"] >= start - DRIFT_TRAILING) & (all_rows["ts"] < start)]
+        rows = active.rows(active.declaration, outputs, start, end).reset_index(drop=True)
         value = VALUE_COLUMN.get(declaration.score_table, "score")
+        newest, trailing = _drift_reference(score_store, active, rows, subjects, start, end)
         outcomes = [
             score_checks.schema_check(rows, active.schema, declaration.score_table),
             fresh,
             score_checks.nan_share_check(rows[value], _warm_mask(active, rows, inputs.data_start(load_start),
                                                                  bar)),
-            score_checks.drift_check(rows[value], trailing[value]),
+            score_checks.drift_check(newest, trailing),
         ]
         results = [_check_result(outcome, score_key) for outcome in outcomes]
         blocking = {name for name, _text, is_blocking in score_checks.CHECKS if is_blocking}

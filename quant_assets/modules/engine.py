@@ -45,25 +45,41 @@ def _refit_period(node: MetricNode) -> pd.Timedelta:
 
 def node_history(node: MetricNode, bar: pd.Timedelta) -> pd.Timedelta | None:
     """Data needed before a value for it to equal the continuous-series value
-    (``None``: all history, for expanding statistics)."""
+    (``None``: all history, for expanding statistics).
+
+    A metric refit on a schedule holds, at ``t``, the fit made at the last refit bar
+    ``b <= t`` on the ``memory`` bars before ``b``: one memory, one refit period and a bar
+    (``b`` itself) are enough. Any other metric needs twice its memory (a recursive
+    filter's start-up transient has then decayed below 1e-16 of its size)."""
     if node.frame in TICK_FRAMES:
         return TICK_HISTORY
     metric = get(node.metric)
     memory = metric.memory_bars(**node.params)
     if memory >= UNBOUNDED_MEMORY:
         return None
-    return 2 * memory * bar + _refit_period(node) + bar
+    refit = _refit_period(node)
+    if refit > pd.Timedelta(0):
+        return memory * bar + refit + 2 * bar
+    return 2 * memory * bar + bar
+
+
+def node_span(declaration: ModuleDeclaration, name: str, bar: pd.Timedelta) -> pd.Timedelta | None:
+    """Data needed before a bar for node ``name``'s value and every normalized component
+    read from it to be exact there: the node's history plus the longest normalizer
+    window over it (``None``: all history)."""
+    span = node_history(declaration.nodes[name], bar)
+    if span is None:
+        return None
+    windows = [c.window for c in declaration.components if c.node == name and c.bounds is None]
+    return span + max(windows, default=0) * bar
 
 
 def frame_history(declaration: ModuleDeclaration, bar: pd.Timedelta) -> dict[str, pd.Timedelta | None]:
     """Data to load before a range, per input frame (``None``: from the first partition):
-    each node's history plus the longest normalizer window over it."""
+    the longest :func:`node_span` of the nodes reading it."""
     spans: dict[str, pd.Timedelta | None] = {}
     for name, node in declaration.nodes.items():
-        span = node_history(node, bar)
-        if span is not None:
-            windows = [c.window for c in declaration.components if c.node == name and c.bounds is None]
-            span += max(windows, default=0) * bar
+        span = node_span(declaration, name, bar)
         previous = spans.get(node.frame, pd.Timedelta(0))
         spans[node.frame] = None if span is None or previous is None else max(previous, span)
     return spans
@@ -170,13 +186,23 @@ def _component_raw(component: Component, values: pd.Series) -> pd.Series:
 
 
 def compute_subject(declaration: ModuleDeclaration, frames: Mapping[str, pd.DataFrame],
-                    grid: pd.DatetimeIndex, bar: pd.Timedelta, subject: str) -> ModuleOutput:
-    """Every node and the score of ``declaration`` for one subject, on ``grid``."""
+                    grid: pd.DatetimeIndex, bar: pd.Timedelta, subject: str,
+                    start: pd.Timestamp | None = None) -> ModuleOutput:
+    """Every node and the score of ``declaration`` for one subject, on ``grid``.
+
+    With ``start``, values are wanted from ``start`` on only: each node is computed on its
+    frame from ``start`` minus its own :func:`node_span`, not on all the loaded history
+    (a module loads as much as its longest node needs; a scheduled refit outside a node's
+    span would be wasted). Values from ``start`` on are the same either way; earlier
+    bars may be NaN or not yet exact."""
     nodes: dict[str, pd.DataFrame] = {}
     for name, node in declaration.nodes.items():
         frame = frames.get(node.frame)
         if frame is None:
             raise ModuleComputeError(f"{declaration.id}/{name} for {subject}: no {node.frame} frame given")
+        span = None if start is None else node_span(declaration, name, bar)
+        if span is not None:
+            frame = frame[frame.index >= start - span]
         values = compute_node(declaration, name, frame, subject)
         if node.frame in TICK_FRAMES:
             values = to_bars(values, grid, bar, node.aggregate)

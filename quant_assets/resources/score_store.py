@@ -68,6 +68,22 @@ class ScoreStoreResource(dg.ConfigurableResource):
     def read_raw(self, family: str, key_column: str | None, keys: Sequence[str] | None,
                  start: pd.Timestamp | None, end: pd.Timestamp) -> pd.DataFrame:
         """Rows of ``raw.<family>`` for ``keys`` with ts in [start, end) (start None: all)."""
+        frame = self._read("raw", family, "*", key_column, keys, start, end)
+        if frame is None:
+            raise StoreError(f"raw.{family} does not exist in {self.database}: materialize the raw "
+                             f"asset raw/{family} for these partitions first")
+        return frame
+
+    def read_stored(self, schema: str, table: str, column: str, key_column: str | None,
+                    keys: Sequence[str] | None, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+        """``column`` of ``<schema>.<table>`` for ``keys`` with ts in [start, end): empty when
+        nothing was stored yet (the table does not exist)."""
+        frame = self._read(schema, table, f'ts, "{column}"', key_column, keys, start, end)
+        return pd.Series(dtype=float) if frame is None else frame[column]
+
+    def _read(self, schema: str, table: str, columns: str, key_column: str | None,
+              keys: Sequence[str] | None, start: pd.Timestamp | None,
+              end: pd.Timestamp) -> pd.DataFrame | None:
         where, params = ["ts < ?"], [end.to_pydatetime()]
         if start is not None:
             where.append("ts >= ?")
@@ -77,13 +93,12 @@ class ScoreStoreResource(dg.ConfigurableResource):
             params.extend(keys)
         with self._connect(read_only=True) as connection:
             exists = connection.execute(
-                "select count(*) from information_schema.tables where table_schema='raw' and table_name=?",
-                [family]).fetchone()[0]
+                "select count(*) from information_schema.tables where table_schema=? and table_name=?",
+                [schema, table]).fetchone()[0]
             if not exists:
-                raise StoreError(f"raw.{family} does not exist in {self.database}: materialize the raw "
-                                 f"asset raw/{family} for these partitions first")
-            frame = connection.execute(
-                f"select * from raw.{family} where {' and '.join(where)} order by ts", params).df()
+                return None
+            sql = f"select {columns} from {schema}.{table} where {' and '.join(where)} order by ts"
+            frame = connection.execute(sql, params).df()
         if "ts" in frame:
             frame["ts"] = frame["ts"].astype("datetime64[us]")
         return frame
