@@ -27,7 +27,8 @@ import pandas as pd
 import talib
 
 from quant_assets.metrics import _numeric as nm
-from quant_assets.metrics.registry import at_least, between, greater_than, metric, one_of
+from quant_assets.metrics._validation import require_positive
+from quant_assets.metrics.registry import MetricInputError, at_least, between, greater_than, metric, one_of
 from quant_assets.metrics.trend import _bbands_arrays, _column, _talib_serves, _window_count
 
 MODULE = "volat_regime"
@@ -106,6 +107,67 @@ def hist_vol(data: pd.DataFrame, *, timeperiod: int = 720, periods_per_year: flo
         variance[_window_count(holes, timeperiod) > 0] = np.nan
     variance *= periods_per_year * timeperiod / (timeperiod - 1)
     return np.sqrt(np.maximum(variance, 0.0, out=variance), out=variance)
+
+
+@metric(
+    name="close_range_vol_ratio",
+    module=MODULE,
+    inputs=("high", "low", "close"),
+    outputs=("close_range_vol_ratio",),
+    params={"timeperiod": 24},
+    constraints={"timeperiod": at_least(2)},
+    value_range=(0.0, math.inf),
+    warmup=lambda p: p["timeperiod"],
+    reference="Parkinson (1980), J. Business 53(1), range-based variance estimator",
+)
+def close_range_vol_ratio(data: pd.DataFrame, *, timeperiod: int = 24) -> np.ndarray:
+    """Close-to-close volatility over the range-based (Parkinson) volatility of the same bars.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Bars with ``high``, ``low`` and ``close`` columns (> 0, ``high >= low``).
+    timeperiod : int, default 24
+        Number of bars ``n`` in the window.
+
+    Returns
+    -------
+    ndarray
+        ``close_range_vol_ratio`` >= 0: about 1 for a random walk observed
+        continuously (discrete high/low sampling biases Parkinson low, so about
+        1.1 for 60 steps per bar); above 1 when closes jump from bar to bar more
+        than the bars' own ranges explain (reversals between closes, a choppy,
+        mean-reverting market); below 1 when bars range widely but close near
+        where they opened.
+
+    Notes
+    -----
+    Formula: ``sqrt( Σ r_i² / Σ ln(H_i/L_i)²/(4 ln 2) )`` over the last ``n``
+    bars, with ``r_i = ln(C_i/C_{i-1})`` (realized variance, not demeaned) and
+    Parkinson's estimator in the denominator, both per bar, so the ratio needs
+    no annualization. Warm-up: ``n`` bars (``n`` returns need ``n + 1`` closes).
+    NaN where every bar of the window has ``high == low``.
+
+    References
+    ----------
+    M. Parkinson, "The extreme value method for estimating the variance of the
+    rate of return", *J. Business* 53 (1980); close-to-close realized variance
+    as in ``hist_vol``.
+    """
+    name = "close_range_vol_ratio"
+    close = require_positive(name, data, "close")
+    low = require_positive(name, data, "low")
+    high = nm.column(data, "high")
+    if (high < low).any():
+        first = int(np.flatnonzero(high < low)[0])
+        raise MetricInputError(
+            name, "column 'high'",
+            f"must be >= 'low' (high {high[first]!r} < low {low[first]!r} at {data.index[first]})")
+    squared_returns = nm.log_returns(close) ** 2
+    parkinson = np.log(high / low) ** 2 / (4.0 * math.log(2.0))
+    close_variance = _window_sum(squared_returns, timeperiod, timeperiod)
+    range_variance = _window_sum(parkinson, timeperiod, timeperiod)
+    return np.sqrt(nm.safe_divide(close_variance, range_variance))
 
 
 @metric(
