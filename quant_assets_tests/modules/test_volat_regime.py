@@ -52,7 +52,7 @@ def test_the_declaration_loads_and_documents_every_node():
     assert DECLARATION.score_table == "regime"
     assert volat_regime.SCHEMA.__name__ == "RegimeTable"
     for metric in ("hist_vol", "atr", "sma", "bbands", "bb_width", "variance_ratio", "range_expansion_index",
-                   "garch_vol", "entropy", "hurst", "regime_switching"):
+                   "garch_vol", "entropy", "hurst", "regime_switching", "close_range_vol_ratio"):
         assert metric in {node.metric for node in DECLARATION.nodes.values()}
     for name in DECLARATION.nodes:
         assert f"``{name}``" in volat_regime.__doc__
@@ -80,7 +80,7 @@ def test_explanations_add_up_to_the_unclipped_probability(outputs, table):
     rows = table[table["symbol"] == "ETHUSDT"].set_index("ts")
     for record in assert_explanations_add_up(DECLARATION, output, min_rows=2000):
         row = record["row"]
-        assert record["offset"] == pytest.approx(-1.18)
+        assert record["offset"] == pytest.approx(-1.06)
         prob = rows["prob_trend"].iloc[row]
         assert np.clip(record["unclipped"], 0.0, 1.0) == pytest.approx(prob, abs=1e-12)
         assert rows["explain"].iloc[row] == output.explain[row]
@@ -104,11 +104,8 @@ def test_values_do_not_depend_on_how_the_range_is_split(market):
 
 
 def test_the_label_recovers_planted_trend_and_range_regimes(market, table):
-    """SPEC's acceptance figure is a balanced accuracy of 0.70. On this held-out seed (105
-    days x 3 symbols after warm-up) the module measures 0.678, AUC 0.746 (per symbol: BTC
-    0.625, ETH 0.705, SOL 0.713); on the tuning seeds 0.66-0.70. A causal filter that knows
-    the simulator's regime model exactly reaches about 0.68 on its own clean simulation
-    (closes only), so this asserts the level that the bar data supports, not 0.70."""
+    """SPEC's acceptance figure: balanced accuracy >= 0.70 against the planted regimes, here
+    on a seed the weights were never fitted on (105 days x 3 symbols after warm-up)."""
     truth = pd.concat([market["truth"][s].reset_index() for s in SYMBOLS], ignore_index=True)
     merged = table.merge(truth[["ts", "symbol", "regime"]], on=["ts", "symbol"], how="inner")
     scored = merged[merged["ts"] >= START + warmup_bars(DECLARATION) * BAR]
@@ -116,8 +113,10 @@ def test_the_label_recovers_planted_trend_and_range_regimes(market, table):
     trending = scored["regime"] == "trend"
     assert 0.3 < trending.mean() < 0.7
     accuracy = balanced_accuracy_score(trending, scored["label"] == "trend")
-    assert accuracy >= 0.65
-    assert roc_auc_score(trending, scored["prob_trend"]) >= 0.72
+    auc = roc_auc_score(trending, scored["prob_trend"])
+    print(f"planted regimes, held-out seed {SEED}: balanced accuracy {accuracy:.3f}, AUC {auc:.3f}")
+    assert accuracy >= 0.70
+    assert auc >= 0.75
     for symbol in SYMBOLS:
         own = scored["symbol"] == symbol
         assert balanced_accuracy_score(trending[own], scored.loc[own, "label"] == "trend") >= 0.6
