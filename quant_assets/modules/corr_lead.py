@@ -154,6 +154,16 @@ def _pair_values(frame: pd.DataFrame, rows: np.ndarray, first: np.ndarray, secon
     return values, reversed_ if not symmetric else np.zeros_like(reversed_)
 
 
+def lead_lag_delta(lagged: np.ndarray, correlation: np.ndarray, lag: np.ndarray) -> np.ndarray:
+    """``|ρ_best| − |ρ_0|``: 0 exactly where the best lag is 0, and never below 0 elsewhere.
+
+    The best lag maximizes ``|ρ_k|`` over lags that include 0, so the delta is >= 0; the two
+    correlations come from different computations (``lead_lag`` and ``pearson_corr``), whose
+    last bits can differ by ~1e-15 at a near-tie, which is rounding, not a negative delta."""
+    delta = np.abs(lagged) - np.abs(correlation)
+    return np.where(lag == 0, 0.0, np.maximum(delta, 0.0))
+
+
 def rows(declaration: ModuleDeclaration, outputs: Mapping[str, ModuleOutput], start: pd.Timestamp,
          end: pd.Timestamp) -> pd.DataFrame:
     """``scores.lead_lag`` rows: one per UTC day in ``[start, end)`` and ordered pair ``(x, y)``.
@@ -181,7 +191,7 @@ def rows(declaration: ModuleDeclaration, outputs: Mapping[str, ModuleOutput], st
         "y": np.tile(y, n_days).astype(str) if n_days else np.array([], dtype=object),
         "correlation": correlation.ravel(),
         "best_lag": np.where(flipped, -lag, lag).ravel() + 0.0,  # + 0.0 turns -0.0 into 0.0
-        "lead_lag_delta": (np.abs(lagged) - np.abs(correlation)).ravel(),
+        "lead_lag_delta": lead_lag_delta(lagged, correlation, lag).ravel(),
         "granger_pvalue": granger.to_numpy(dtype=float)[positions].ravel(),
         "dtw_distance": distance.ravel(),
         "module_version": declaration.version,

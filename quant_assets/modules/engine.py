@@ -6,10 +6,13 @@ component on trailing data, and combines them into the score with an explanation
 
 Warm-up and partition invariance: :func:`history` says how much data before a range
 must be loaded so that every value in the range equals the value computed on the
-continuous series. It is twice the metric's memory (recursive filters then carry a
-start-up transient below 1e-16 of its size), plus one refit period for metrics refit
-on a schedule, plus the normalizer's window. A metric with less data than its warm-up
-yields NaN (TA-Lib's convention), and a score exists only where every component does.
+continuous series. Per node it is twice the metric's memory (recursive filters then
+carry a start-up transient below 1e-16 of its size) or, for a model refit on a schedule,
+one fit window plus one refit period; plus the longest normalizer window over the node.
+A module loads the longest of these, but each node is computed only on its own span
+before the range (a scheduled refit outside it would be wasted work). A metric with less
+data than its warm-up yields NaN (TA-Lib's convention), and a score exists only where
+every component does.
 """
 
 from __future__ import annotations

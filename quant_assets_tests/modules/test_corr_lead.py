@@ -175,3 +175,17 @@ def test_rows_refuse_a_delta_over_mismatched_windows(klines):
 def test_rows_want_the_single_panel_output(klines):
     with pytest.raises(ValueError, match="'panel'"):
         corr_lead.rows(DECLARATION, {}, START, END)
+
+
+def test_the_delta_is_zero_at_lag_zero_and_rounding_never_makes_it_negative():
+    """Seen with 20 symbols: the lag-0 correlation from ``lead_lag`` and the one from
+    ``pearson_corr`` differed in the last bits, giving deltas of -7e-15 that the table's
+    schema (>= 0) refused."""
+    correlation = np.array([0.31, -0.5, 0.2, np.nan])
+    lagged = np.array([0.31 - 7e-15, -0.5 + 2e-16, 0.2 - 1e-15, np.nan])
+    lag = np.array([0.0, 0.0, 3.0, np.nan])
+    delta = corr_lead.lead_lag_delta(lagged, correlation, lag)
+    assert delta[:3].tolist() == [0.0, 0.0, 0.0]
+    assert np.isnan(delta[3])
+    assert corr_lead.lead_lag_delta(np.array([-0.6]), np.array([0.4]), np.array([2.0])).tolist() == \
+        pytest.approx([0.2])
