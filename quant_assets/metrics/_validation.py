@@ -46,6 +46,21 @@ def require_non_negative(metric_name: str, data: pd.DataFrame, column: str) -> n
     return _require(metric_name, data, column, ">= 0", lambda v: v >= 0.0)
 
 
+def require_bar_range(metric_name: str, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(high, low)`` as floats, raising :class:`MetricInputError` unless ``low > 0`` and
+    ``high >= low`` on every bar (a log range ``ln(H/L)`` needs both)."""
+    low = require_positive(metric_name, data, "low")
+    high = nm.column(data, "high")
+    if (high < low).any():
+        first = int(np.flatnonzero(high < low)[0])
+        raise MetricInputError(
+            metric_name,
+            "column 'high'",
+            f"must be >= 'low' (high {high[first]!r} < low {low[first]!r} at {data.index[first]})",
+        )
+    return high, low
+
+
 def _check(metric: str, data: pd.DataFrame, columns: Iterable[str], invalid: Bound, what: str) -> None:
     for column in columns:
         bad = invalid(nm.column(data, column))

@@ -23,8 +23,8 @@ import pandas as pd
 from scipy.ndimage import uniform_filter1d
 
 from quant_assets.metrics import _numeric as nm
-from quant_assets.metrics._validation import require_non_negative, require_positive
-from quant_assets.metrics.registry import MetricInputError, at_least, greater_than, metric, one_of
+from quant_assets.metrics._validation import require_bar_range, require_non_negative, require_positive
+from quant_assets.metrics.registry import at_least, greater_than, metric, one_of
 from quant_assets.metrics.volatility import _check_frequency
 
 MODULE = "regime_anomal"
@@ -286,16 +286,8 @@ def cusum(data: pd.DataFrame, *, window: int = 720, k: float = 0.5, h: float = 8
 def _isolation_features(data: pd.DataFrame) -> np.ndarray:
     """Per bar: log return, log range ``ln(H/L)`` and ``ln(1 + volume)``; row 0 is NaN."""
     close = require_positive("isolation_forest", data, "close")
-    low = require_positive("isolation_forest", data, "low")
-    high = nm.column(data, "high")
+    high, low = require_bar_range("isolation_forest", data)
     volume = require_non_negative("isolation_forest", data, "volume")
-    if (high < low).any():
-        first = int(np.flatnonzero(high < low)[0])
-        raise MetricInputError(
-            "isolation_forest",
-            "column 'high'",
-            f"must be >= 'low' (high {high[first]!r} < low {low[first]!r} at {data.index[first]})",
-        )
     return np.column_stack((nm.log_returns(close), np.log(high / low), np.log1p(volume)))
 
 

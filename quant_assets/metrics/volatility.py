@@ -27,8 +27,8 @@ import pandas as pd
 import talib
 
 from quant_assets.metrics import _numeric as nm
-from quant_assets.metrics._validation import require_positive
-from quant_assets.metrics.registry import MetricInputError, at_least, between, greater_than, metric, one_of
+from quant_assets.metrics._validation import require_bar_range, require_positive
+from quant_assets.metrics.registry import at_least, between, greater_than, metric, one_of
 from quant_assets.metrics.trend import _bbands_arrays, _column, _talib_serves, _window_count
 
 MODULE = "volat_regime"
@@ -156,13 +156,7 @@ def close_range_vol_ratio(data: pd.DataFrame, *, timeperiod: int = 24) -> np.nda
     """
     name = "close_range_vol_ratio"
     close = require_positive(name, data, "close")
-    low = require_positive(name, data, "low")
-    high = nm.column(data, "high")
-    if (high < low).any():
-        first = int(np.flatnonzero(high < low)[0])
-        raise MetricInputError(
-            name, "column 'high'",
-            f"must be >= 'low' (high {high[first]!r} < low {low[first]!r} at {data.index[first]})")
+    high, low = require_bar_range(name, data)
     squared_returns = nm.log_returns(close) ** 2
     parkinson = np.log(high / low) ** 2 / (4.0 * math.log(2.0))
     close_variance = _window_sum(squared_returns, timeperiod, timeperiod)
