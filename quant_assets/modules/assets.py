@@ -46,6 +46,7 @@ DAY = pd.Timedelta(days=1)
 VALUE_COLUMN = {"regime": "prob_trend", "lead_lag": "correlation", "allocation_weights": "weight"}
 SCORED_ASSETS = ("BTC", "ETH")
 DRIFT_TRAILING = pd.Timedelta(days=30)
+DRIFT_RECENT = pd.Timedelta(days=7)
 
 
 class ModuleRunConfig(dg.Config):
@@ -281,17 +282,21 @@ def _check_result(outcome: score_checks.ScoreCheck, key: dg.AssetKey) -> dg.Asse
         metadata=dict(outcome.metadata or {}))
 
 
-def _drift_reference(store: ScoreStoreResource, module: Module, rows: pd.DataFrame, subjects: Sequence[str],
-                     start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
-    """The run's newest day of scores and the month before it: scores stored before the run's
-    range, then the run's own scores up to that day."""
+def _drift_samples(store: ScoreStoreResource, module: Module, rows: pd.DataFrame, subjects: Sequence[str],
+                   start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
+    """The last week of scores up to the run's end and the month before it, each subject's
+    values in time order: scores stored before the run's range, then the run's own."""
     value = VALUE_COLUMN.get(module.declaration.score_table, "score")
-    newest_day = end - DAY
+    recent_from = end - DRIFT_RECENT
+    trailing_from = recent_from - DRIFT_TRAILING
     key_column = "symbol" if module.declaration.partitioning == "symbol" else None
-    stored = store.read_stored("scores", module.declaration.score_table, value, key_column,
-                               subjects if key_column else None, newest_day - DRIFT_TRAILING, start)
-    own = rows[(rows["ts"] >= newest_day - DRIFT_TRAILING) & (rows["ts"] < newest_day)][value]
-    return rows[rows["ts"] >= newest_day][value], pd.concat([stored, own], ignore_index=True)
+    subject = [c for c in ("symbol", "asset", "x", "y") if c in rows.columns]
+    stored = store.read_stored("scores", module.declaration.score_table, [*subject, value], key_column,
+                               subjects if key_column else None, trailing_from, start)
+    both = pd.concat([stored, rows.loc[rows["ts"] >= trailing_from, ["ts", *subject, value]]],
+                     ignore_index=True).sort_values([*subject, "ts"], kind="stable")
+    recent = both["ts"] >= recent_from
+    return both.loc[recent, value], both.loc[~recent, value]
 
 
 def _warm_mask(module: Module, rows: pd.DataFrame, load_start: pd.Timestamp, bar: pd.Timedelta) -> pd.Series:
@@ -347,13 +352,13 @@ def build_module_asset(module: Module, settings: Settings,
             raise dg.Failure(description=f"{declaration.id}: {exc}", allow_retries=False) from exc
         rows = active.rows(active.declaration, outputs, start, end).reset_index(drop=True)
         value = VALUE_COLUMN.get(declaration.score_table, "score")
-        newest, trailing = _drift_reference(score_store, active, rows, subjects, start, end)
+        recent, trailing = _drift_samples(score_store, active, rows, subjects, start, end)
         outcomes = [
             score_checks.schema_check(rows, active.schema, declaration.score_table),
             fresh,
             score_checks.nan_share_check(rows[value], _warm_mask(active, rows, inputs.data_start(load_start),
                                                                  bar)),
-            score_checks.drift_check(newest, trailing),
+            score_checks.drift_check(recent, trailing),
         ]
         results = [_check_result(outcome, score_key) for outcome in outcomes]
         blocking = {name for name, _text, is_blocking in score_checks.CHECKS if is_blocking}

@@ -74,12 +74,13 @@ class ScoreStoreResource(dg.ConfigurableResource):
                              f"asset raw/{family} for these partitions first")
         return frame
 
-    def read_stored(self, schema: str, table: str, column: str, key_column: str | None,
-                    keys: Sequence[str] | None, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
-        """``column`` of ``<schema>.<table>`` for ``keys`` with ts in [start, end): empty when
-        nothing was stored yet (the table does not exist)."""
-        frame = self._read(schema, table, f'ts, "{column}"', key_column, keys, start, end)
-        return pd.Series(dtype=float) if frame is None else frame[column]
+    def read_stored(self, schema: str, table: str, columns: Sequence[str], key_column: str | None,
+                    keys: Sequence[str] | None, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """``ts`` and ``columns`` of ``<schema>.<table>`` for ``keys`` with ts in [start, end):
+        empty when nothing was stored yet (the table does not exist)."""
+        selected = ", ".join(f'"{column}"' for column in ("ts", *columns))
+        frame = self._read(schema, table, selected, key_column, keys, start, end)
+        return pd.DataFrame(columns=["ts", *columns]) if frame is None else frame
 
     def _read(self, schema: str, table: str, columns: str, key_column: str | None,
               keys: Sequence[str] | None, start: pd.Timestamp | None,
