@@ -293,8 +293,10 @@ def _drift_samples(store: ScoreStoreResource, module: Module, rows: pd.DataFrame
     subject = [c for c in ("symbol", "asset", "x", "y") if c in rows.columns]
     stored = store.read_stored("scores", module.declaration.score_table, [*subject, value], key_column,
                                subjects if key_column else None, trailing_from, start)
-    both = pd.concat([stored, rows.loc[rows["ts"] >= trailing_from, ["ts", *subject, value]]],
-                     ignore_index=True).sort_values([*subject, "ts"], kind="stable")
+    own = rows.loc[rows["ts"] >= trailing_from, ["ts", *subject, value]]
+    parts = [part for part in (stored, own) if len(part)]  # nothing stored yet on a first run
+    both = pd.concat(parts, ignore_index=True) if parts else own
+    both = both.sort_values([*subject, "ts"], kind="stable")
     recent = both["ts"] >= recent_from
     return both.loc[recent, value], both.loc[~recent, value]
 
