@@ -37,6 +37,19 @@ def assert_explanations_add_up(declaration: ModuleDeclaration, output: ModuleOut
     return records
 
 
+def assert_same_from(declaration: ModuleDeclaration, long: ModuleOutput, short: ModuleOutput,
+                     since: pd.Timestamp) -> None:
+    """Two computations that began at different times agree from ``since`` on: the score
+    (warm there) to 1e-9, and every node's values to 1e-9."""
+    a, b = long.composite.score.loc[since:], short.composite.score.loc[since:]
+    assert a.notna().all()
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-9)
+    for name in declaration.nodes:
+        np.testing.assert_allclose(long.nodes[name].loc[since:].to_numpy(),
+                                   short.nodes[name].loc[since:].to_numpy(), rtol=1e-9, atol=1e-9,
+                                   err_msg=name)
+
+
 def window(raw: dict[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
     """The raw tables cut to ``[start, end)``, as a run over that range would load them."""
     return {family: table[(table["ts"] >= start) & (table["ts"] < end)] for family, table in raw.items()}

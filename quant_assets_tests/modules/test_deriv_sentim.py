@@ -22,7 +22,7 @@ from quant_assets.modules.inputs import compute_symbol, module_sources
 from quant_assets.modules.tables import SignedScore
 from quant_assets.raw.offline import raw_table
 from quant_assets.sources.simulated.source import SimulatedMarket
-from quant_assets_tests.modules.expectations import assert_explanations_add_up, window
+from quant_assets_tests.modules.expectations import assert_explanations_add_up, assert_same_from, window
 
 MARKET = SimulatedMarket(seed=20240101)
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -120,8 +120,4 @@ def test_values_do_not_depend_on_how_the_range_is_split(raw):
     symbol = "BTCUSDT"
     long = compute_symbol(DECLARATION, window(raw, d0 - span, d2), symbol, d0 - span, d2, BAR)
     short = compute_symbol(DECLARATION, window(raw, d1 - span, d2), symbol, d1 - span, d2, BAR)
-    a, b = long.composite.score[d1:], short.composite.score[d1:]
-    assert a.notna().all()
-    pd.testing.assert_series_equal(a, b, rtol=0, atol=1e-9)
-    for name in DECLARATION.nodes:
-        pd.testing.assert_frame_equal(long.nodes[name][d1:], short.nodes[name][d1:], rtol=1e-9, atol=1e-9)
+    assert_same_from(DECLARATION, long, short, d1)

@@ -18,7 +18,11 @@ from quant_assets.modules import volat_regime
 from quant_assets.modules.declaration import ModuleDeclaration, validated
 from quant_assets.modules.engine import history, warmup_bars
 from quant_assets.modules.inputs import compute_symbol
-from quant_assets_tests.modules.expectations import assert_explanations_add_up, simulated_klines
+from quant_assets_tests.modules.expectations import (
+    assert_explanations_add_up,
+    assert_same_from,
+    simulated_klines,
+)
 
 SEED = 7
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -93,14 +97,7 @@ def test_values_do_not_depend_on_how_the_range_is_split(market):
     assert d0 - span >= START
     whole = compute_symbol(DECLARATION, market["raw"], "SOLUSDT", d0 - span, d2, BAR)
     tail = compute_symbol(DECLARATION, market["raw"], "SOLUSDT", d1 - span, d2, BAR)
-    overlap = pd.date_range(d1, d2, freq=BAR, inclusive="left")
-    a, b = whole.composite.score.loc[overlap], tail.composite.score.loc[overlap]
-    assert a.notna().all()
-    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-9)
-    for name in DECLARATION.nodes:
-        np.testing.assert_allclose(whole.nodes[name].loc[overlap].to_numpy(),
-                                   tail.nodes[name].loc[overlap].to_numpy(), rtol=1e-9, atol=1e-9,
-                                   err_msg=name)
+    assert_same_from(DECLARATION, whole, tail, d1)
 
 
 def test_the_label_recovers_planted_trend_and_range_regimes(market, table):
