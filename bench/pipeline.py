@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 
@@ -111,7 +112,8 @@ def new_day_phase(defs, instance, symbols, day: date) -> tuple[float, Timings]:
 
 
 def report(title: str, wall: float, timings: Timings) -> None:
-    print(f"\n{title}: wall {wall:.1f} s, peak RSS {peak_mib():.0f} MiB")
+    print(f"\n{title}: wall {wall:.1f} s, peak RSS {peak_mib():.0f} MiB "
+          f"(+ {worker_peak_mib():.0f} MiB in module worker processes)")
     print(f"  {'score table':<26} {'seconds':>8} {'rows':>9} {'rows/s':>9}")
     for table in sorted(timings.seconds, key=timings.seconds.get, reverse=True):
         seconds, rows = timings.seconds[table], timings.rows[table]
@@ -127,6 +129,28 @@ def report(title: str, wall: float, timings: Timings) -> None:
 
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_peak_mib() -> float:
+    """Summed peak RSS (VmHWM) of the live descendant processes: the module worker pool and its
+    fork server (Linux /proc; 0 elsewhere)."""
+    parents: dict[int, int] = {}
+    peaks: dict[int, float] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:  # the process ended while we read
+            continue
+        pid = int(status.parent.name)
+        parents[pid] = int(fields["PPid"])
+        peaks[pid] = float(fields.get("VmHWM", "0 kB").split()[0]) / 1024
+    me, total = os.getpid(), 0.0
+    for pid, peak in peaks.items():
+        ancestor = parents.get(pid)
+        while ancestor not in (None, 0, 1, me):
+            ancestor = parents.get(ancestor)
+        total += peak if ancestor == me else 0.0
+    return total
 
 
 def main() -> None:

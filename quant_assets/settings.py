@@ -50,6 +50,7 @@ class Settings:
     data_dir: Path
     dagster_home: Path
     simulation_seed: int
+    workers: int = 1
 
     @property
     def landing_dir(self) -> Path:
@@ -112,6 +113,12 @@ def _parse_seed(value: str) -> int:
     return int(value)
 
 
+def _parse_workers(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise SettingsError("QUANT_WORKERS", value, "must be an integer from 1 to 64")
+    return int(value)
+
+
 def _parse_path(variable: str, value: str) -> Path:
     if not value.strip():
         raise SettingsError(variable, value, "must be a path")
@@ -138,4 +145,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "DAGSTER_HOME", env.get("DAGSTER_HOME", str(data_dir / "dagster_home"))
         ),
         simulation_seed=_parse_seed(env.get("QUANT_SIM_SEED", "20240101")),
+        workers=_parse_workers(env.get("QUANT_WORKERS", str(min(os.cpu_count() or 1, 8)))),
     )

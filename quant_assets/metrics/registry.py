@@ -132,6 +132,10 @@ class MetricInputError(ValueError):
         self.subject = subject
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        # Rebuilt from its three parts when it crosses a process boundary (module worker pools).
+        return type(self), (self.metric, self.subject, self.reason)
+
 
 class MetricDefinitionError(ValueError):
     """A metric declaration or the metric dependency graph is invalid."""

@@ -33,7 +33,15 @@ from quant_assets.modules.engine import (
     warmup_bars,
 )
 from quant_assets.modules.frames import PANEL_FRAMES, TICK_FRAMES, FrameError, returns_panel
-from quant_assets.modules.inputs import asset_frames, bar_grid, module_sources, node_sources, symbol_frames
+from quant_assets.modules.inputs import (
+    asset_frames,
+    bar_grid,
+    module_sources,
+    node_sources,
+    subject_rows,
+    symbol_output,
+)
+from quant_assets.modules.parallel import map_subjects
 from quant_assets.modules.tables import PANEL
 from quant_assets.resources.score_store import ScoreStoreResource, Slice, frame_columns, model_columns
 from quant_assets.settings import Settings
@@ -199,9 +207,10 @@ def _load_inputs(store: ScoreStoreResource, module: Module, settings: Settings, 
         table = store.read_raw(family, dimension, keys, family_start, end)
         inputs.tables[family] = table
         inputs.required[family] = _newest_required(family, end)
+        newest = table.groupby(dimension)["ts"].max() if dimension else {"": table["ts"].max()}
         for key in keys or [""]:
-            rows = table[table[dimension] == key] if dimension else table
-            inputs.latest[(family, key)] = rows["ts"].max() if len(rows) else None
+            found = newest.get(key)
+            inputs.latest[(family, key)] = None if found is None or pd.isna(found) else found
     return inputs
 
 
@@ -232,8 +241,9 @@ def compute_module(module: Module, inputs: Mapping[str, pd.DataFrame], settings:
     if frames_used == {"daily"}:
         return {asset: compute_subject(declaration, asset_frames(declaration, inputs, asset, grid), grid, bar,
                                        asset, start) for asset in subjects}
-    return {symbol: compute_subject(declaration, symbol_frames(declaration, inputs, symbol, grid, bar), grid,
-                                    bar, symbol, start) for symbol in subjects}
+    rows = subject_rows(inputs, "symbol", subjects)
+    tasks = {symbol: (declaration, rows[symbol], symbol, grid, bar, start) for symbol in subjects}
+    return map_subjects(symbol_output, tasks, settings.workers)
 
 
 def _features(module: Module, outputs: Mapping[str, ModuleOutput], start: pd.Timestamp,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -35,6 +35,18 @@ def _rows_of(table: pd.DataFrame, column: str, subject: str) -> pd.DataFrame:
     return table[table[column] == subject] if column in table.columns else table
 
 
+def subject_rows(raw: Mapping[str, pd.DataFrame], column: str,
+                 subjects: Sequence[str]) -> dict[str, dict[str, pd.DataFrame]]:
+    """Each subject's rows of every raw table, split in one pass per table (rows keep their
+    order; a table without ``column`` is every subject's)."""
+    out: dict[str, dict[str, pd.DataFrame]] = {subject: {} for subject in subjects}
+    for name, table in raw.items():
+        groups = dict(iter(table.groupby(column, sort=False))) if column in table.columns else {}
+        for subject in subjects:
+            out[subject][name] = groups.get(subject, table.iloc[:0]) if column in table.columns else table
+    return out
+
+
 def symbol_frames(declaration: ModuleDeclaration, raw: Mapping[str, pd.DataFrame], symbol: str,
                   grid: pd.DatetimeIndex, bar: pd.Timedelta) -> dict[str, pd.DataFrame]:
     """The frames one symbol's nodes read, from raw tables of one or many symbols."""
@@ -63,8 +75,16 @@ def asset_frames(declaration: ModuleDeclaration, raw: Mapping[str, pd.DataFrame]
     return {"daily": fr.daily_frame(raw["onchain_metrics"], raw.get("etf_flows"), asset, days)}
 
 
+def symbol_output(declaration: ModuleDeclaration, raw: Mapping[str, pd.DataFrame], symbol: str,
+                  grid: pd.DatetimeIndex, bar: pd.Timedelta,
+                  start: pd.Timestamp | None = None) -> ModuleOutput:
+    """``declaration`` for ``symbol`` on ``grid`` (exact from ``start`` on, see
+    :func:`compute_subject`) from raw tables of one or many symbols."""
+    return compute_subject(declaration, symbol_frames(declaration, raw, symbol, grid, bar), grid, bar, symbol,
+                           start)
+
+
 def compute_symbol(declaration: ModuleDeclaration, raw: Mapping[str, pd.DataFrame], symbol: str,
                    start: pd.Timestamp, end: pd.Timestamp, bar: pd.Timedelta) -> ModuleOutput:
     """``declaration`` for ``symbol`` on the bars ``[start, end)`` from in-memory raw tables."""
-    grid = bar_grid(start, end, bar)
-    return compute_subject(declaration, symbol_frames(declaration, raw, symbol, grid, bar), grid, bar, symbol)
+    return symbol_output(declaration, raw, symbol, bar_grid(start, end, bar), bar)

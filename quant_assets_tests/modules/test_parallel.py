@@ -1,0 +1,67 @@
+"""Module steps spread their symbols over worker processes: same results, loud errors."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quant_assets.metrics import MetricInputError
+from quant_assets.modules import load_modules
+from quant_assets.modules.assets import compute_module
+from quant_assets.modules.engine import HOUR, history
+from quant_assets.modules.inputs import module_sources
+from quant_assets.modules.parallel import map_subjects
+from quant_assets.raw.offline import raw_table
+from quant_assets.settings import load_settings
+from quant_assets.sources.simulated.source import SimulatedMarket
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+
+
+def _square_after_check(subject: str, value: float) -> float:
+    if value < 0:
+        raise MetricInputError("square", f"value for {subject}", f"must be non-negative, got {value}")
+    return value * value
+
+
+def test_map_subjects_returns_every_subject_in_order_from_the_workers():
+    tasks = {f"S{i}": (f"S{i}", float(i)) for i in range(6)}
+    assert map_subjects(_square_after_check, tasks, workers=2) == {f"S{i}": float(i * i) for i in range(6)}
+
+
+def test_an_error_in_a_worker_arrives_with_its_type_and_message():
+    tasks = {"A": ("A", 1.0), "B": ("B", -2.0), "C": ("C", 3.0)}
+    message = r"square: value for B must be non-negative, got -2.0"
+    with pytest.raises(MetricInputError, match=message) as caught:
+        map_subjects(_square_after_check, tasks, workers=2)
+    assert (caught.value.metric, caught.value.subject) == ("square", "value for B")
+
+
+def test_one_worker_or_fewer_subjects_than_workers_stays_in_process():
+    def local(subject: str, value: float) -> float:  # not picklable: only works in process
+        return value + 1
+
+    assert map_subjects(local, {"A": ("A", 1.0), "B": ("B", 2.0)}, workers=2) == {"A": 2.0, "B": 3.0}
+    assert map_subjects(local, {s: (s, 0.0) for s in "ABCD"}, workers=1) == dict.fromkeys("ABCD", 1.0)
+
+
+@pytest.mark.parametrize("module_id", ["trend_moment", "order_micros"])
+def test_a_module_computed_in_two_workers_equals_the_sequential_computation(module_id):
+    module = load_modules()[module_id]
+    start, end = pd.Timestamp("2025-03-10"), pd.Timestamp("2025-03-11")
+    load_start = start - history(module.declaration, HOUR)
+    market = SimulatedMarket(seed=11)
+    raw = {family: raw_table(market, family, SYMBOLS, load_start.date(), (end - pd.Timedelta(days=1)).date())
+           for families in module_sources(module.declaration).values() for family in families}
+    settings = load_settings({"QUANT_START_DATE": "2024-01-01"})
+    outputs = {workers: compute_module(module, raw, replace(settings, workers=workers), list(SYMBOLS),
+                                       load_start, start, end, HOUR) for workers in (1, 2)}
+    assert list(outputs[2]) == list(SYMBOLS)
+    for symbol in SYMBOLS:
+        one, two = outputs[1][symbol], outputs[2][symbol]
+        for name, values in one.nodes.items():
+            pd.testing.assert_frame_equal(values, two.nodes[name], check_exact=True)
+        np.testing.assert_array_equal(one.composite.score.to_numpy(), two.composite.score.to_numpy())
+        assert one.explain == two.explain
+        assert one.composite.score.loc[start:].notna().all(), "the compared scores are warm"
