@@ -22,7 +22,7 @@ import pandas as pd
 from quant_assets.metrics import MetricInputError, get
 from quant_assets.modules import Module
 from quant_assets.modules import checks as score_checks
-from quant_assets.modules.declaration import apply_overrides, parse_overrides
+from quant_assets.modules.declaration import ModuleDeclaration, apply_overrides, parse_overrides
 from quant_assets.modules.engine import (
     ModuleComputeError,
     ModuleOutput,
@@ -34,14 +34,15 @@ from quant_assets.modules.engine import (
 )
 from quant_assets.modules.frames import PANEL_FRAMES, TICK_FRAMES, FrameError, returns_panel
 from quant_assets.modules.inputs import (
+    StoredRaw,
     asset_frames,
     bar_grid,
     module_sources,
     node_sources,
-    subject_rows,
-    symbol_output,
+    raw_key_dimension,
+    symbols_output,
 )
-from quant_assets.modules.parallel import map_subjects
+from quant_assets.modules.parallel import map_tasks
 from quant_assets.modules.tables import PANEL
 from quant_assets.resources.score_store import ScoreStoreResource, Slice, frame_columns, model_columns
 from quant_assets.settings import Settings
@@ -70,10 +71,6 @@ def _bar(settings: Settings, module: Module) -> pd.Timedelta:
     return DAY if frames == {"daily"} else pd.Timedelta(minutes=settings.kline_minutes)
 
 
-def _key_dimension(family: str) -> str | None:
-    return {"onchain_metrics": "asset", "etf_flows": None}.get(family, "symbol")
-
-
 def _history_days(module: Module, bar: pd.Timedelta, frame: str, settings: Settings) -> int:
     """Days of raw partitions before a day that ``frame``'s values depend on."""
     span = frame_history(module.declaration, bar)[frame]
@@ -86,7 +83,7 @@ def _raw_dep(module: Module, family: str, frame: str, settings: Settings, bar: p
     days = _history_days(module, bar, frame, settings)
     window = dg.TimeWindowPartitionMapping(start_offset=-days)
     raw_key = dg.AssetKey(["raw", family])
-    dimension = _key_dimension(family)
+    dimension = raw_key_dimension(family)
     if module.declaration.partitioning == "symbol":
         mapping = dg.MultiPartitionMapping({
             "date": dg.DimensionPartitionMapping("date", window),
@@ -179,21 +176,24 @@ def _subjects_of(module: Module, settings: Settings, subjects: list[str]) -> lis
 
 
 class _Inputs:
-    """Raw slices loaded for one run, with the newest timestamp of each (for the staleness check)."""
+    """Raw inputs of one run: the rows (or where to read them), with the first and newest
+    timestamp of each family and key (for the warm-up mask and the staleness check)."""
 
     def __init__(self) -> None:
-        self.tables: dict[str, pd.DataFrame] = {}
+        self.tables: dict[str, pd.DataFrame] | StoredRaw = {}
         self.latest: dict[tuple[str, str], pd.Timestamp | None] = {}
         self.required: dict[str, pd.Timestamp] = {}
+        self.firsts: list[pd.Timestamp] = []
 
     def data_start(self, load_start: pd.Timestamp) -> pd.Timestamp:
         """Where the loaded data actually begins (history is clipped where raw data starts)."""
-        firsts = [pd.Timestamp(table["ts"].min()) for table in self.tables.values() if len(table)]
-        return max([load_start, *firsts])
+        return max([load_start, *self.firsts])
 
 
 def _load_inputs(store: ScoreStoreResource, module: Module, settings: Settings, subjects: Sequence[str],
                  start: pd.Timestamp, end: pd.Timestamp, bar: pd.Timedelta) -> _Inputs:
+    """The run's raw inputs. Per-symbol modules leave the rows to their workers
+    (:class:`StoredRaw`) and read only each family's extent here."""
     inputs = _Inputs()
     load_from: dict[str, pd.Timestamp] = {}
     spans = frame_history(module.declaration, bar)
@@ -201,16 +201,23 @@ def _load_inputs(store: ScoreStoreResource, module: Module, settings: Settings, 
         frame_start = _load_start(spans[frame], start, settings)
         for family in families:
             load_from[family] = min(load_from.get(family, frame_start), frame_start)
+    per_symbol = module.declaration.partitioning == "symbol"
+    tables: dict[str, pd.DataFrame] = {}
     for family, family_start in sorted(load_from.items()):
-        dimension = _key_dimension(family)
+        dimension = raw_key_dimension(family)
         keys = (list(ONCHAIN_ASSETS) if dimension == "asset" else list(subjects)) if dimension else None
-        table = store.read_raw(family, dimension, keys, family_start, end)
-        inputs.tables[family] = table
+        if per_symbol:
+            extent = store.raw_extent(family, dimension, keys, family_start, end).set_index("key")
+        else:
+            table = tables[family] = store.read_raw(family, dimension, keys, family_start, end)
+            extent = (table.groupby(dimension)["ts"] if dimension else table.groupby(lambda _row: "")["ts"]) \
+                .agg(first="min", last="max")
         inputs.required[family] = _newest_required(family, end)
-        newest = table.groupby(dimension)["ts"].max() if dimension else {"": table["ts"].max()}
+        inputs.firsts += [pd.Timestamp(extent["first"].min())] if len(extent) else []
         for key in keys or [""]:
-            found = newest.get(key)
-            inputs.latest[(family, key)] = None if found is None or pd.isna(found) else found
+            found = extent.at[key, "last"] if key in extent.index else None
+            inputs.latest[(family, key)] = None if found is None else pd.Timestamp(found)
+    inputs.tables = StoredRaw(store.database, load_from, end) if per_symbol else tables
     return inputs
 
 
@@ -223,15 +230,22 @@ def _newest_required(family: str, end: pd.Timestamp) -> pd.Timestamp:
     return end - pd.Timedelta(hours=1)
 
 
-def compute_module(module: Module, inputs: Mapping[str, pd.DataFrame], settings: Settings,
+def _is_panel(declaration: ModuleDeclaration) -> bool:
+    return {node.frame for node in declaration.nodes.values()} <= set(PANEL_FRAMES)
+
+
+def compute_module(module: Module, inputs: Mapping[str, pd.DataFrame] | StoredRaw, settings: Settings,
                    subjects: Sequence[str], load_start: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp,
                    bar: pd.Timedelta) -> dict[str, ModuleOutput]:
     """Engine outputs per subject on the bars ``[load_start, end)``, exact from ``start`` on
-    (each node computed only over the history its values from ``start`` need)."""
+    (each node computed only over the history its values from ``start`` need). Per-symbol
+    modules take the raw tables in memory or a :class:`StoredRaw` their workers read from."""
     declaration = module.declaration
     grid = bar_grid(load_start, end, bar)
     frames_used = {node.frame for node in declaration.nodes.values()}
-    if frames_used <= set(PANEL_FRAMES):
+    if isinstance(inputs, StoredRaw) or (frames_used.isdisjoint(PANEL_FRAMES) and "daily" not in frames_used):
+        return _symbols_in_workers(declaration, inputs, subjects, grid, bar, start, settings.workers)
+    if _is_panel(declaration):
         panel_grid = bar_grid(load_start - bar, end, bar) if load_start > pd.Timestamp(settings.start_date) \
             else grid
         frames = {kind: returns_panel(inputs["spot_klines"], subjects, panel_grid, kind)
@@ -241,9 +255,26 @@ def compute_module(module: Module, inputs: Mapping[str, pd.DataFrame], settings:
     if frames_used == {"daily"}:
         return {asset: compute_subject(declaration, asset_frames(declaration, inputs, asset, grid), grid, bar,
                                        asset, start) for asset in subjects}
-    rows = subject_rows(inputs, "symbol", subjects)
-    tasks = {symbol: (declaration, rows[symbol], symbol, grid, bar, start) for symbol in subjects}
-    return map_subjects(symbol_output, tasks, settings.workers)
+    raise ModuleComputeError(f"{declaration.id}: frames {sorted(frames_used)} mix per-symbol, panel and "
+                             "daily frames")
+
+
+def _symbols_in_workers(declaration: ModuleDeclaration, inputs: Mapping[str, pd.DataFrame] | StoredRaw,
+                        subjects: Sequence[str], grid: pd.DatetimeIndex, bar: pd.Timedelta,
+                        start: pd.Timestamp, workers: int) -> dict[str, ModuleOutput]:
+    """Per-symbol outputs, the symbols dealt round-robin to ``workers`` groups when there are
+    more symbols than workers (each group reads its rows in one DuckDB connection)."""
+    count = workers if len(subjects) > workers > 1 else 1
+    groups = [list(subjects[i::count]) for i in range(count)]
+    tasks: dict[str, tuple[object, ...]] = {}
+    for number, group in enumerate(groups):
+        raw = inputs if isinstance(inputs, StoredRaw) or count == 1 else {
+            family: table[table["symbol"].isin(group)] if "symbol" in table.columns else table
+            for family, table in inputs.items()}
+        tasks[str(number)] = (declaration, raw, group, grid, bar, start)
+    outputs = {symbol: output for done in map_tasks(symbols_output, tasks, workers).values()
+               for symbol, output in done.items()}
+    return {symbol: outputs[symbol] for symbol in subjects}
 
 
 def _features(module: Module, outputs: Mapping[str, ModuleOutput], start: pd.Timestamp,
@@ -256,11 +287,11 @@ def _features(module: Module, outputs: Mapping[str, ModuleOutput], start: pd.Tim
     for subject, output in sorted(outputs.items()):
         index = next(iter(output.nodes.values())).index
         keep = (index >= start) & (index < end)
-        part = pd.DataFrame({"ts": index[keep].astype("datetime64[us]"), key: subject})
+        values: dict[str, object] = {"ts": index[keep].astype("datetime64[us]"), key: subject}
         for name, names in columns.items():
             for column, out in zip(names, get(module.declaration.nodes[name].metric).outputs, strict=True):
-                part[column] = output.nodes[name][out].to_numpy(dtype=float)[keep]
-        parts.append(part)
+                values[column] = output.nodes[name][out].to_numpy(dtype=float)[keep]
+        parts.append(pd.DataFrame(values))
     return pd.concat(parts, ignore_index=True)
 
 

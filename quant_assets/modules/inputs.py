@@ -3,13 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+import duckdb
 import pandas as pd
 
 from quant_assets.metrics import get
 from quant_assets.modules import frames as fr
 from quant_assets.modules.declaration import ModuleDeclaration
 from quant_assets.modules.engine import ModuleOutput, compute_subject
+from quant_assets.resources.duckdb_tables import read_raw
+
+
+def raw_key_dimension(family: str) -> str | None:
+    """The column a raw family is keyed by besides the date (None: one series, the ETF flows)."""
+    return {"onchain_metrics": "asset", "etf_flows": None}.get(family, "symbol")
+
+
+@dataclass(frozen=True)
+class StoredRaw:
+    """Raw rows left in the DuckDB file for each symbol's worker to read itself (reading every
+    symbol in the step and shipping the rows would serialize the run behind one process):
+    the file, the first ts to read of each family, and the end of the range."""
+
+    database: str
+    starts: Mapping[str, pd.Timestamp]
+    end: pd.Timestamp
+
+    def rows(self, symbols: Sequence[str]) -> dict[str, pd.DataFrame]:
+        """Every family's rows of ``symbols``, read in one connection."""
+        rows = {}
+        with duckdb.connect(self.database, read_only=True) as connection:
+            for family, first in self.starts.items():
+                dimension = raw_key_dimension(family)
+                keys = list(symbols) if dimension == "symbol" else None
+                rows[family] = read_raw(connection, family, dimension, keys, first, self.end)
+        return rows
 
 
 def node_sources(declaration: ModuleDeclaration, name: str) -> list[str]:
@@ -82,6 +111,16 @@ def symbol_output(declaration: ModuleDeclaration, raw: Mapping[str, pd.DataFrame
     :func:`compute_subject`) from raw tables of one or many symbols."""
     return compute_subject(declaration, symbol_frames(declaration, raw, symbol, grid, bar), grid, bar, symbol,
                            start)
+
+
+def symbols_output(declaration: ModuleDeclaration, raw: Mapping[str, pd.DataFrame] | StoredRaw,
+                   symbols: Sequence[str], grid: pd.DatetimeIndex, bar: pd.Timedelta,
+                   start: pd.Timestamp | None = None) -> dict[str, ModuleOutput]:
+    """:func:`symbol_output` of each of ``symbols``, from raw tables or read from the DuckDB
+    file in this process (one connection for the group)."""
+    tables = raw.rows(symbols) if isinstance(raw, StoredRaw) else raw
+    rows = subject_rows(tables, "symbol", symbols)
+    return {symbol: symbol_output(declaration, rows[symbol], symbol, grid, bar, start) for symbol in symbols}
 
 
 def compute_symbol(declaration: ModuleDeclaration, raw: Mapping[str, pd.DataFrame], symbol: str,

@@ -1,13 +1,13 @@
-"""Independent per-subject computations of a module step, spread over worker processes.
+"""Independent computations of a module step, spread over worker processes.
 
-A module step computes every symbol of its run, and symbols do not depend on each other.
-With more symbols than workers they go to a process pool; otherwise they run in the step's
-own process. The pool is a ``forkserver`` one: workers start from a clean interpreter with the
-engine preloaded, never as a fork of the Dagster step process and its threads. It is kept for
+A module step computes every symbol of its run, and symbols do not depend on each other:
+the step hands each worker a group of them (see ``compute_module``). The pool is a
+``forkserver`` one: workers start from a clean interpreter with the engine preloaded,
+never as a fork of the Dagster step process and its threads. It is kept for
 the life of the process, so a run's later steps do not pay the start again. Results are the
 same as the sequential loop's: the same pure functions on the same inputs, returned in order.
-An error in any subject is raised as it was raised in the worker (metric and frame errors
-name their subject), and the subjects not yet started are cancelled.
+An error in any task is raised as it was raised in the worker (metric and frame errors
+name their subject), and the tasks not yet started are cancelled.
 """
 
 import multiprocessing
@@ -32,18 +32,18 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
-def map_subjects(function: Callable[..., Result], tasks: Mapping[str, tuple[Any, ...]],
-                 workers: int) -> dict[str, Result]:
-    """``{subject: function(*arguments)}`` for every ``subject: arguments`` of ``tasks``,
-    over ``workers`` processes when there are more subjects than workers."""
-    if workers <= 1 or len(tasks) <= workers:
-        return {subject: function(*arguments) for subject, arguments in tasks.items()}
+def map_tasks(function: Callable[..., Result], tasks: Mapping[str, tuple[Any, ...]],
+              workers: int) -> dict[str, Result]:
+    """``{name: function(*arguments)}`` for every ``name: arguments`` of ``tasks``, over
+    ``workers`` processes (in this process when there is one worker or one task)."""
+    if workers <= 1 or len(tasks) <= 1:
+        return {name: function(*arguments) for name, arguments in tasks.items()}
     pool = _pool(workers)
     futures: dict[str, Future[Result]] = {}
     try:
-        for subject, arguments in tasks.items():
-            futures[subject] = pool.submit(function, *arguments)
-        return {subject: future.result() for subject, future in futures.items()}
+        for name, arguments in tasks.items():
+            futures[name] = pool.submit(function, *arguments)
+        return {name: future.result() for name, future in futures.items()}
     except BrokenProcessPool:
         _pools.pop(workers, None)  # a worker died (killed, out of memory): start afresh next time
         raise

@@ -19,9 +19,9 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
+from quant_assets.resources.duckdb_tables import StoreError, read_raw, read_table
 
-class StoreError(RuntimeError):
-    """A DuckDB table a module needs is absent, or a write was refused; names the table."""
+__all__ = ["ScoreStoreResource", "Slice", "StoreError", "frame_columns", "model_columns"]
 
 
 _TYPES = {"float64": "DOUBLE", "int64": "BIGINT", "Int64": "BIGINT", "bool": "BOOLEAN", "str": "VARCHAR",
@@ -68,41 +68,23 @@ class ScoreStoreResource(dg.ConfigurableResource):
     def read_raw(self, family: str, key_column: str | None, keys: Sequence[str] | None,
                  start: pd.Timestamp | None, end: pd.Timestamp) -> pd.DataFrame:
         """Rows of ``raw.<family>`` for ``keys`` with ts in [start, end) (start None: all)."""
-        frame = self._read("raw", family, "*", key_column, keys, start, end)
-        if frame is None:
-            raise StoreError(f"raw.{family} does not exist in {self.database}: materialize the raw "
-                             f"asset raw/{family} for these partitions first")
-        return frame
+        return read_raw(self.database, family, key_column, keys, start, end)
 
     def read_stored(self, schema: str, table: str, columns: Sequence[str], key_column: str | None,
                     keys: Sequence[str] | None, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """``ts`` and ``columns`` of ``<schema>.<table>`` for ``keys`` with ts in [start, end):
         empty when nothing was stored yet (the table does not exist)."""
         selected = ", ".join(f'"{column}"' for column in ("ts", *columns))
-        frame = self._read(schema, table, selected, key_column, keys, start, end)
+        frame = read_table(self.database, schema, table, selected, key_column, keys, start, end)
         return pd.DataFrame(columns=["ts", *columns]) if frame is None else frame
 
-    def _read(self, schema: str, table: str, columns: str, key_column: str | None,
-              keys: Sequence[str] | None, start: pd.Timestamp | None,
-              end: pd.Timestamp) -> pd.DataFrame | None:
-        where, params = ["ts < ?"], [end.to_pydatetime()]
-        if start is not None:
-            where.append("ts >= ?")
-            params.append(start.to_pydatetime())
-        if key_column and keys is not None:
-            where.append(f"{key_column} in ({', '.join('?' for _ in keys)})")
-            params.extend(keys)
-        with self._connect(read_only=True) as connection:
-            exists = connection.execute(
-                "select count(*) from information_schema.tables where table_schema=? and table_name=?",
-                [schema, table]).fetchone()[0]
-            if not exists:
-                return None
-            sql = f"select {columns} from {schema}.{table} where {' and '.join(where)} order by ts"
-            frame = connection.execute(sql, params).df()
-        if "ts" in frame:
-            frame["ts"] = frame["ts"].astype("datetime64[us]")
-        return frame
+    def raw_extent(self, family: str, key_column: str | None, keys: Sequence[str] | None,
+                   start: pd.Timestamp | None, end: pd.Timestamp) -> pd.DataFrame:
+        """First and last ts (``first``, ``last``) of ``raw.<family>`` per key (column ``key``;
+        one row with key "" for a family without keys) in [start, end), without reading the rows."""
+        key = key_column if key_column else "''"
+        columns = f"{key} as key, min(ts) as first, max(ts) as last"
+        return read_raw(self.database, family, key_column, keys, start, end, columns, key, order=False)
 
     def replace(self, slices: Sequence[Slice]) -> None:
         """Replace every slice in one transaction."""

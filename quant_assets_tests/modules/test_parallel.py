@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,8 +11,8 @@ from quant_assets.metrics import MetricInputError
 from quant_assets.modules import load_modules
 from quant_assets.modules.assets import compute_module
 from quant_assets.modules.engine import HOUR, history
-from quant_assets.modules.inputs import module_sources
-from quant_assets.modules.parallel import map_subjects
+from quant_assets.modules.inputs import StoredRaw, module_sources
+from quant_assets.modules.parallel import map_tasks
 from quant_assets.raw.offline import raw_table
 from quant_assets.settings import load_settings
 from quant_assets.sources.simulated.source import SimulatedMarket
@@ -25,43 +26,55 @@ def _square_after_check(subject: str, value: float) -> float:
     return value * value
 
 
-def test_map_subjects_returns_every_subject_in_order_from_the_workers():
+def test_map_tasks_returns_every_task_in_order_from_the_workers():
     tasks = {f"S{i}": (f"S{i}", float(i)) for i in range(6)}
-    assert map_subjects(_square_after_check, tasks, workers=2) == {f"S{i}": float(i * i) for i in range(6)}
+    assert map_tasks(_square_after_check, tasks, workers=2) == {f"S{i}": float(i * i) for i in range(6)}
 
 
 def test_an_error_in_a_worker_arrives_with_its_type_and_message():
     tasks = {"A": ("A", 1.0), "B": ("B", -2.0), "C": ("C", 3.0)}
     message = r"square: value for B must be non-negative, got -2.0"
     with pytest.raises(MetricInputError, match=message) as caught:
-        map_subjects(_square_after_check, tasks, workers=2)
+        map_tasks(_square_after_check, tasks, workers=2)
     assert (caught.value.metric, caught.value.subject) == ("square", "value for B")
 
 
-def test_one_worker_or_fewer_subjects_than_workers_stays_in_process():
+def test_one_worker_or_one_task_stays_in_process():
     def local(subject: str, value: float) -> float:  # not picklable: only works in process
         return value + 1
 
-    assert map_subjects(local, {"A": ("A", 1.0), "B": ("B", 2.0)}, workers=2) == {"A": 2.0, "B": 3.0}
-    assert map_subjects(local, {s: (s, 0.0) for s in "ABCD"}, workers=1) == dict.fromkeys("ABCD", 1.0)
+    assert map_tasks(local, {"A": ("A", 1.0)}, workers=2) == {"A": 2.0}
+    assert map_tasks(local, {s: (s, 0.0) for s in "ABCD"}, workers=1) == dict.fromkeys("ABCD", 1.0)
 
 
 @pytest.mark.parametrize("module_id", ["trend_moment", "order_micros"])
-def test_a_module_computed_in_two_workers_equals_the_sequential_computation(module_id):
+def test_a_module_computed_in_two_workers_equals_the_sequential_computation(module_id, tmp_path):
+    """In process from tables in memory, and in two workers that each read their symbols'
+    rows from the DuckDB file (as the asset step does): the same numbers."""
     module = load_modules()[module_id]
     start, end = pd.Timestamp("2025-03-10"), pd.Timestamp("2025-03-11")
     load_start = start - history(module.declaration, HOUR)
     market = SimulatedMarket(seed=11)
     raw = {family: raw_table(market, family, SYMBOLS, load_start.date(), (end - pd.Timedelta(days=1)).date())
            for families in module_sources(module.declaration).values() for family in families}
+    database = str(tmp_path / "quant.duckdb")
+    with duckdb.connect(database) as connection:
+        connection.execute("create schema raw")
+        for family, table in raw.items():
+            connection.register("rows", table)
+            connection.execute(f"create table raw.{family} as select * from rows")
+    stored = StoredRaw(database, dict.fromkeys(raw, load_start), end)
     settings = load_settings({"QUANT_START_DATE": "2024-01-01"})
-    outputs = {workers: compute_module(module, raw, replace(settings, workers=workers), list(SYMBOLS),
-                                       load_start, start, end, HOUR) for workers in (1, 2)}
-    assert list(outputs[2]) == list(SYMBOLS)
-    for symbol in SYMBOLS:
-        one, two = outputs[1][symbol], outputs[2][symbol]
-        for name, values in one.nodes.items():
-            pd.testing.assert_frame_equal(values, two.nodes[name], check_exact=True)
-        np.testing.assert_array_equal(one.composite.score.to_numpy(), two.composite.score.to_numpy())
-        assert one.explain == two.explain
-        assert one.composite.score.loc[start:].notna().all(), "the compared scores are warm"
+    runs = {"in process": (raw, 1), "two workers, tables": (raw, 2), "two workers, DuckDB": (stored, 2)}
+    outputs = {name: compute_module(module, inputs, replace(settings, workers=workers), list(SYMBOLS),
+                                    load_start, start, end, HOUR) for name, (inputs, workers) in runs.items()}
+    reference = outputs.pop("in process")
+    for name, output in outputs.items():
+        assert list(output) == list(SYMBOLS), name
+        for symbol in SYMBOLS:
+            one, two = reference[symbol], output[symbol]
+            for node, values in one.nodes.items():
+                pd.testing.assert_frame_equal(values, two.nodes[node], check_exact=True, obj=f"{name} {node}")
+            np.testing.assert_array_equal(one.composite.score.to_numpy(), two.composite.score.to_numpy())
+            assert one.explain == two.explain
+    assert reference["BTCUSDT"].composite.score.loc[start:].notna().all(), "the compared scores are warm"
