@@ -28,7 +28,7 @@ lint: install
 	$(BIN)/ruff check quant_assets quant_assets_tests bench
 
 test: install lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/raw.py
 	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/dagster_floor.py
 
 clean:
 	rm -rf $(VENV) data/landing data/dagster_home data/*.duckdb

@@ -170,6 +170,7 @@ def main() -> None:
                                   "QUANT_START_DATE": first.isoformat()})
         defs = build_definitions(settings)
         print(f"bench/pipeline: {len(symbols)} symbols × {args.days} days of {settings.kline_interval} bars "
+              f"on {os.cpu_count()} CPUs, {settings.workers} module workers "
               f"({first}..{last}), ticks over {args.tick_days} days")
         with dg.DagsterInstance.ephemeral() as instance:
             raw_seconds = raw_phase(defs, instance, symbols, first, last, tick_first)

@@ -11,6 +11,7 @@ scores. It exits non-zero when a run or a check failed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -131,6 +132,72 @@ def print_latest_scores(settings: Settings) -> None:
                 print(f"  {line}")
 
 
+def _parse_at(text: str) -> datetime:
+    """``--at``: an ISO date or time, naive UTC or with an offset (converted to naive UTC)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date or time (2024-05-01 or "
+                                         "2024-05-01T12:00)") from exc
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _format_value(value: object) -> str:
+    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def show_scores(table: str, title: str, subject: str | None, at: datetime | None, as_json: bool,
+                top: int) -> int:
+    """The newest explained score of every subject (or one) in ``scores.<table>``."""
+    from quant_assets.modules.report import TABLES, ScoreQueryError, connect, latest
+
+    settings = load_settings()
+    try:
+        with connect(settings.duckdb_path) as connection:
+            rows = latest(connection, table, subject.upper() if subject else None, at,
+                          timedelta(minutes=settings.kline_minutes))
+    except ScoreQueryError as missing:
+        print(f"quant-assets: {missing}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps([row.as_json() for row in rows], indent=2, default=str))
+        return 0
+    view = TABLES[table]
+    when = f"known at {at:%Y-%m-%d %H:%M} UTC (ts is the bar's open)" if at else "newest"
+    print(f"scores.{table}: {title}, {when}")
+    explained = view.label is not None and not view.extra  # tables of values carry no explanation
+    header = ["subject", "ts (UTC)", view.value, *([view.label] if view.label else []), *view.extra,
+              *(["top contributions"] if explained else [])]
+    lines = [[row.subject, f"{row.ts:%Y-%m-%d %H:%M}", f"{row.value:.3f}",
+              *([row.label or ""] if view.label else []), *(_format_value(row.extra[c]) for c in view.extra),
+              *([row.top(top) + (" (clipped)" if row.clipped else "")] if explained else [])]
+             for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *lines, strict=True)]
+    for cells in [header, *lines]:
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())
+    return 0
+
+
+def doctor(webserver: str | None) -> int:
+    """Print every health finding; exit 1 when any failed."""
+    from quant_assets.doctor import render, run_doctor
+
+    settings = load_settings()
+
+    def definitions() -> dg.Definitions:
+        from quant_assets.definitions import build_definitions
+
+        return build_definitions(settings)
+
+    findings = run_doctor(settings, definitions, webserver)
+    print(f"quant-assets doctor: DuckDB {settings.duckdb_path}, Dagster instance {settings.dagster_home}")
+    print(render(findings))
+    failed = [f for f in findings if f.status == "fail"]
+    warned = [f for f in findings if f.status == "warn"]
+    print(f"{len(failed)} failed, {len(warned)} warnings, {len(findings) - len(failed) - len(warned)} ok")
+    return 1 if failed else 0
+
+
 def demo(days: int, tick_days: int) -> int:
     settings = load_settings()
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
@@ -213,7 +280,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                                default=[], help="comma-separated symbols (default QUANT_SYMBOLS)")
     record_parser.add_argument("--snapshot-seconds", type=float, default=60.0,
                                help="seconds between recorded top-20 book snapshots (default 60)")
+    from quant_assets.modules import load_modules
+
+    for module in load_modules().values():
+        declaration = module.declaration
+        name, alias = declaration.command
+        table = f"scores.{declaration.score_table}"
+        score_parser = commands.add_parser(
+            name, aliases=[alias], help=f"latest {declaration.title} scores ({table})",
+            description=f"{declaration.description} Reads {table} from DuckDB.")
+        score_parser.add_argument("symbol", nargs="?", help="one symbol (asset for macro); default: all")
+        score_parser.add_argument("--at", type=_parse_at,
+                                  help="the newest scores known at this UTC time (bars closed by then)")
+        score_parser.add_argument("--json", action="store_true",
+                                  help="JSON with every component, for machines")
+        score_parser.add_argument("--top", type=int, default=3,
+                                  help="contributions shown per row (default 3)")
+        score_parser.set_defaults(score_table=declaration.score_table,
+                                  title=f"{declaration.title} {declaration.version}")
+    doctor_parser = commands.add_parser(
+        "doctor", help="check the DuckDB file, raw freshness, the latest check results and the webserver")
+    doctor_parser.add_argument("--webserver", default=f"http://127.0.0.1:{os.environ.get('UI_PORT', '3000')}",
+                               help="webserver URL whose /server_info must answer (default %(default)s)")
+    doctor_parser.add_argument("--no-webserver", action="store_true", help="skip the webserver")
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        return doctor(None if args.no_webserver else args.webserver)
+    if hasattr(args, "score_table"):
+        return show_scores(args.score_table, args.title, args.symbol, args.at, args.json, args.top)
     if args.command == archive_cli.COMMAND:
         return archive_cli.run(args)
     if args.command == "record":

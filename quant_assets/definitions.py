@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from quant_assets.automation.alerts import build_alert_sensor
+from quant_assets.automation.conditions import build_automation_sensor, module_condition
 from quant_assets.automation.jobs import build_module_jobs, build_raw_jobs, build_raw_schedules
 from quant_assets.modules import load_modules
 from quant_assets.modules.assets import build_module_assets
@@ -22,7 +24,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     raw_assets = build_raw_assets(settings, partitions_by_kind)
     freshness = build_freshness_check(raw_assets)
     modules = load_modules()
-    module_assets = build_module_assets(modules, settings, partitions_by_kind)
+    module_assets = build_module_assets(modules, settings, partitions_by_kind, module_condition())
     jobs = build_raw_jobs(partitions_by_kind, freshness) + build_module_jobs(partitions_by_kind, {
         module.id: (assets, module.declaration.partitioning,
                     any(node.frame in TICK_FRAMES for node in module.declaration.nodes.values()))
@@ -32,6 +34,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=[freshness],
         jobs=jobs,
         schedules=build_raw_schedules(jobs),
+        sensors=[build_alert_sensor(str(settings.duckdb_path)),
+                 build_automation_sensor([module.id for module in modules.values()])],
         resources=build_resources(settings),
         executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
     )

@@ -110,10 +110,11 @@ def _score_key(module: Module) -> dg.AssetKey:
     return dg.AssetKey(["scores", module.declaration.score_table])
 
 
-def _specs(module: Module, settings: Settings, bar: pd.Timedelta) -> list[dg.AssetSpec]:
+def _specs(module: Module, settings: Settings, bar: pd.Timedelta,
+           automation_condition: dg.AutomationCondition | None) -> list[dg.AssetSpec]:
     declaration = module.declaration
     common = {"group_name": declaration.id, "owners": OWNERS, "code_version": declaration.version,
-              "skippable": True}
+              "skippable": True, "automation_condition": automation_condition}
     specs = []
     for name, node in declaration.nodes.items():
         deps: list[dg.AssetDep | dg.AssetKey] = [
@@ -347,13 +348,14 @@ def _warm_mask(module: Module, rows: pd.DataFrame, load_start: pd.Timestamp, bar
     return rows["ts"] >= warm_from
 
 
-def build_module_asset(module: Module, settings: Settings,
-                       partitions: Mapping[str, dg.PartitionsDefinition]) -> dg.AssetsDefinition:
-    """The multi-asset of one module (see the module docstring)."""
+def build_module_asset(module: Module, settings: Settings, partitions: Mapping[str, dg.PartitionsDefinition],
+                       automation_condition: dg.AutomationCondition | None = None) -> dg.AssetsDefinition:
+    """The multi-asset of one module (see the module docstring); ``automation_condition``
+    goes on every node and the score."""
     declaration = module.declaration
     bar = _bar(settings, module)
     partitions_def = partitions["symbol" if declaration.partitioning == "symbol" else "day"]
-    specs = _specs(module, settings, bar)
+    specs = _specs(module, settings, bar, automation_condition)
     score_key = _score_key(module)
     key_column = "symbol" if declaration.partitioning == "symbol" else None
 
@@ -451,5 +453,8 @@ def build_module_asset(module: Module, settings: Settings,
 
 
 def build_module_assets(modules: Mapping[str, Module], settings: Settings,
-                        partitions: Mapping[str, dg.PartitionsDefinition]) -> list[dg.AssetsDefinition]:
-    return [build_module_asset(module, settings, partitions) for module in modules.values()]
+                        partitions: Mapping[str, dg.PartitionsDefinition],
+                        automation_condition: dg.AutomationCondition | None = None
+                        ) -> list[dg.AssetsDefinition]:
+    return [build_module_asset(module, settings, partitions, automation_condition)
+            for module in modules.values()]

@@ -30,6 +30,13 @@ def partition_keys_of_day(partitions_def: dg.PartitionsDefinition, day: date) ->
     return [day.isoformat()]
 
 
+def missing_partitions(instance: dg.DagsterInstance, key: dg.AssetKey,
+                       partitions_def: dg.PartitionsDefinition, day: date) -> list[str]:
+    """Partition keys of ``day`` that ``key`` has never materialized."""
+    done = instance.get_materialized_partitions(key)
+    return [k for k in partition_keys_of_day(partitions_def, day) if k not in done]
+
+
 def build_freshness_check(
     assets: Sequence[dg.AssetsDefinition],
     grace: timedelta = timedelta(hours=2),
@@ -53,8 +60,7 @@ def build_freshness_check(
         for check_key in context.selected_asset_check_keys:
             key, asset = check_key.asset_key, by_key[check_key.asset_key]
             expected = partition_keys_of_day(asset.partitions_def, day)
-            done = context.instance.get_materialized_partitions(key)
-            missing = [k for k in expected if k not in done]
+            missing = missing_partitions(context.instance, key, asset.partitions_def, day)
             yield dg.AssetCheckResult(
                 asset_key=key,
                 check_name=CHECK_NAME,

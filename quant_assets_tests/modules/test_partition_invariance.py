@@ -10,69 +10,19 @@ that depended on where a run starts, or on data after its bar, would differ.
 """
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
-import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from quant_assets.automation.jobs import (
-    MODULES_BARS_JOB,
-    MODULES_DAILY_JOB,
-    MODULES_TICKS_JOB,
-    RAW_BARS_JOB,
-    RAW_ETF_JOB,
-    RAW_ONCHAIN_JOB,
-    RAW_TICKS_JOB,
-)
-from quant_assets.definitions import build_definitions
 from quant_assets.modules import load_modules
-from quant_assets.modules.engine import HOUR, TICK_HISTORY, frame_history
-from quant_assets.settings import load_settings
-from quant_assets.sources.onchain_catalog import ONCHAIN_ASSETS
+from quant_assets.modules.engine import HOUR, frame_history
+from quant_assets_tests.modules.materialized import DAYS, FIRST, TICKS_FIRST, run_modules
 
-SYMBOLS = ("BTCUSDT", "ETHUSDT")
-DAYS = (date(2026, 10, 3), date(2026, 10, 4), date(2026, 10, 5))
-#: Bars from 64 days before the first scored day: more than any bar-frame history.
-FIRST = DAYS[0] - timedelta(days=64)
-TICKS_FIRST = DAYS[0] - timedelta(days=TICK_HISTORY.days + 3)
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 #: Columns that identify a row of each score table, besides ``ts``.
 KEYS = {"lead_lag": ["x", "y"], "allocation_weights": ["symbol"], "macro_score": ["asset"]}
-
-
-def _range(first: str, last: str) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    settings = load_settings({"QUANT_DATA_DIR": str(tmp_path_factory.mktemp("invariance")),
-                              "QUANT_SYMBOLS": ",".join(SYMBOLS), "QUANT_START_DATE": FIRST.isoformat()})
-    defs = build_definitions(settings)
-    with dg.DagsterInstance.ephemeral() as instance:
-        def run(job: str, first: str, last: str) -> None:
-            result = defs.resolve_job_def(job).execute_in_process(
-                instance=instance, tags=_range(first, last), run_config=QUIET, raise_on_error=False)
-            failures = [e.message for e in result.all_events if e.is_failure]
-            assert result.success, f"{job} {first}..{last}: {failures[:2]}"
-
-        last = DAYS[-1]
-        for symbol in SYMBOLS:
-            run(RAW_BARS_JOB, f"{FIRST}|{symbol}", f"{last}|{symbol}")
-            run(RAW_TICKS_JOB, f"{TICKS_FIRST}|{symbol}", f"{last}|{symbol}")
-        for asset in ONCHAIN_ASSETS:
-            run(RAW_ONCHAIN_JOB, f"{asset}|{FIRST}", f"{asset}|{last}")
-        run(RAW_ETF_JOB, FIRST.isoformat(), last.isoformat())
-        yield settings, run
-
-
-def _modules(run, first: date, last: date) -> None:
-    for job in (MODULES_BARS_JOB, MODULES_TICKS_JOB):
-        run(job, f"{first}|{SYMBOLS[0]}", f"{last}|{SYMBOLS[-1]}")
-    run(MODULES_DAILY_JOB, first.isoformat(), last.isoformat())
 
 
 def _tables(settings) -> dict[str, pd.DataFrame]:
@@ -130,13 +80,14 @@ def test_the_raw_range_covers_every_bar_history():
             assert pd.Timestamp(DAYS[0]) - span >= pd.Timestamp(first), (module.id, frame)
 
 
-def test_three_days_one_by_one_equal_one_range_run(setup):
-    settings, run = setup
+@pytest.mark.xdist_group("materialized")
+def test_three_days_one_by_one_equal_one_range_run(materialized):
+    settings, run = materialized.settings, materialized.run
     for day in DAYS:
-        _modules(run, day, day)
+        run_modules(run, day, day)
     day_by_day = _tables(settings)
     _drop_stored(settings)
-    _modules(run, DAYS[0], DAYS[-1])
+    run_modules(run, DAYS[0], DAYS[-1])
     ranged = _tables(settings)
     tables = {name.split(".")[1] for name in ranged if name.startswith("scores.")}
     assert tables == {m.declaration.score_table for m in load_modules().values()}
