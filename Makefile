@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 UI_PORT ?= 3000
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test lint ui bench clean
+.PHONY: install demo test lint ui bench clean chromium
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,13 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/quant-assets demo
 
+chromium:
+	sh scripts/ensure-chromium.sh
+
 lint: install
 	$(BIN)/ruff check quant_assets quant_assets_tests bench
 
-test: install lint
+test: install lint chromium
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
