@@ -14,90 +14,22 @@ import argparse
 import json
 import os
 import sys
-import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from quant_assets.automation import backfill
 from quant_assets.automation.jobs import (
-    MODULES_BARS_JOB,
-    MODULES_DAILY_JOB,
-    MODULES_TICKS_JOB,
-    RAW_BARS_JOB,
-    RAW_ETF_JOB,
     RAW_FRESHNESS_JOB,
-    RAW_ONCHAIN_JOB,
-    RAW_TICKS_JOB,
 )
 from quant_assets.raw.families import FAMILIES
 from quant_assets.settings import Settings, load_settings
 from quant_assets.sources.archive import cli as archive_cli
-from quant_assets.sources.onchain_catalog import ONCHAIN_ASSETS
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-
-
-@dataclass
-class RunSummary:
-    label: str
-    success: bool
-    seconds: float
-    checks: Counter
-
-
-def _range_tags(first: str, last: str) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-
-
-def _execute(defs: dg.Definitions, job_name: str, label: str, instance: dg.DagsterInstance,
-             tags: dict[str, str] | None = None) -> RunSummary:
-    started = time.perf_counter()
-    print(f"  {label:<44}", end="", flush=True)
-    job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance, tags=tags or {}, run_config=QUIET_LOGS,
-                                    raise_on_error=False)
-    checks: Counter = Counter()
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            status = "passed" if evaluation.passed else f"failed ({evaluation.severity.value})"
-            checks[status] += 1
-            if not evaluation.passed:
-                print(f"\n    check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} "
-                      f"failed: {evaluation.description}", end="")
-    seconds = time.perf_counter() - started
-    state = "ok" if result.success else "FAILED"
-    print(f" {state} in {seconds:5.1f} s, checks: "
-          + ", ".join(f"{n} {s}" for s, n in sorted(checks.items())))
-    return RunSummary(label, result.success, seconds, checks)
-
-
-def _per_symbol(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstance, job: str,
-                label: str, first: date, last: date) -> list[RunSummary]:
-    return [_execute(defs, job, f"{label} {symbol} {first}..{last}", instance,
-                     _range_tags(f"{first}|{symbol}", f"{last}|{symbol}"))
-            for symbol in settings.symbols]
-
-
-def backfill_raw(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstance,
-                 first: date, last: date, tick_first: date) -> list[RunSummary]:
-    """Single-run backfills: per symbol (bars over the range, ticks from ``tick_first``),
-    per on-chain asset, and one for ETF flows."""
-    span = f"{first}..{last}"
-    runs = _per_symbol(defs, settings, instance, RAW_BARS_JOB, "bars", first, last)
-    runs += _per_symbol(defs, settings, instance, RAW_TICKS_JOB, "ticks", tick_first, last)
-    runs += [
-        _execute(defs, RAW_ONCHAIN_JOB, f"on-chain {asset} {span}", instance,
-                 _range_tags(f"{asset}|{first}", f"{asset}|{last}"))
-        for asset in ONCHAIN_ASSETS
-    ]
-    runs.append(_execute(defs, RAW_ETF_JOB, f"ETF flows {span}", instance,
-                         _range_tags(first.isoformat(), last.isoformat())))
-    return runs
 
 
 def table_rows(settings: Settings) -> dict[str, int]:
@@ -109,16 +41,6 @@ def table_rows(settings: Settings) -> dict[str, int]:
                           if family.name in present else 0)
             for family in FAMILIES
         }
-
-
-def run_modules(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstance,
-                first: date, last: date, tick_first: date) -> list[RunSummary]:
-    """Every module over the range: per-symbol runs, then one run of the daily modules."""
-    runs = _per_symbol(defs, settings, instance, MODULES_BARS_JOB, "modules", first, last)
-    runs += _per_symbol(defs, settings, instance, MODULES_TICKS_JOB, "tick modules", tick_first, last)
-    runs.append(_execute(defs, MODULES_DAILY_JOB, f"daily modules {first}..{last}", instance,
-                         _range_tags(first.isoformat(), last.isoformat())))
-    return runs
 
 
 def print_latest_scores(settings: Settings) -> None:
@@ -198,11 +120,64 @@ def doctor(webserver: str | None) -> int:
     return 1 if failed else 0
 
 
+def _instance_home(settings: Settings) -> None:
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def _run_all(runs: Sequence[backfill.PlannedRun]) -> list[backfill.RunOutcome]:
+    from quant_assets.definitions import defs  # after DAGSTER_HOME is known
+
+    def report(done: int, total: int, outcome: backfill.RunOutcome, elapsed: float) -> None:
+        print(backfill.progress_line(done, total, outcome, elapsed), flush=True)
+
+    with dg.DagsterInstance.get() as instance:
+        return backfill.execute(defs, instance, runs, report)
+
+
+def _chosen_modules(names: str) -> list:
+    """Modules by id, command or alias (``all``: every one; ``none``: no module)."""
+    from quant_assets.modules import load_modules
+
+    modules = load_modules()
+    if names.strip() == "all":
+        return list(modules.values())
+    if names.strip() == "none":
+        return []
+    by_name = {name: m for m in modules.values() for name in (m.id, *m.declaration.command)}
+    chosen = []
+    for name in (part.strip() for part in names.split(",") if part.strip()):
+        if name not in by_name:
+            raise argparse.ArgumentTypeError(f"unknown module {name!r}: one of {', '.join(sorted(by_name))}")
+        chosen.append(by_name[name])
+    return chosen
+
+
+def run_backfill(first: date, last: date, symbols: Sequence[str], modules: str, raw: bool, ticks: bool,
+                 by: str) -> int:
+    """Plan and run a backfill with a progress line per run; exit 1 if a run or a check failed."""
+    from quant_assets.modules import load_modules
+
+    settings = load_settings()
+    _instance_home(settings)
+    try:
+        chosen = _chosen_modules(modules)
+        runs = backfill.plan(first, last, symbols or settings.symbols, settings.symbols, chosen, raw=raw,
+                             ticks=ticks, by=by, all_modules=len(load_modules()))  # type: ignore[arg-type]
+    except (ValueError, argparse.ArgumentTypeError) as problem:
+        print(f"quant-assets backfill: {problem}", file=sys.stderr)
+        return 2
+    print(f"backfill {first}..{last}: {len(runs)} single-run backfills into {os.environ['DAGSTER_HOME']} "
+          f"(DuckDB {settings.duckdb_path})")
+    text, ok = backfill.summary(_run_all(runs))
+    print(text)
+    return 0 if ok else 1
+
+
 def demo(days: int, tick_days: int) -> int:
     settings = load_settings()
-    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    from quant_assets.definitions import defs  # after DAGSTER_HOME is known
+    _instance_home(settings)
+    from quant_assets.modules import load_modules
 
     last = datetime.now(UTC).date() - timedelta(days=1)
     first = max(last - timedelta(days=days - 1), settings.start_date)
@@ -210,28 +185,28 @@ def demo(days: int, tick_days: int) -> int:
     print(f"quant_assets demo: source={settings.source}, symbols={','.join(settings.symbols)}, "
           f"{first}..{last} ({(last - first).days + 1} days), interval={settings.kline_interval}")
     print(f"DuckDB: {settings.duckdb_path}\nDagster instance: {os.environ['DAGSTER_HOME']}\n")
-    with dg.DagsterInstance.get() as instance:
-        runs = backfill_raw(defs, settings, instance, first, last, tick_first)
-        runs.append(_execute(defs, RAW_FRESHNESS_JOB, "freshness of the newest partitions", instance))
-        runs += run_modules(defs, settings, instance, first, last, tick_first)
+    modules = list(load_modules().values())
+    runs = backfill.plan(first, last, settings.symbols, settings.symbols, [], ticks_first=tick_first)
+    runs.append(backfill.PlannedRun(RAW_FRESHNESS_JOB, "freshness of the newest partitions", "", ""))
+    runs += backfill.plan(first, last, settings.symbols, settings.symbols, modules, raw=False,
+                          ticks_first=tick_first, all_modules=len(modules))
+    outcomes = _run_all(runs)
 
     print("\nRows per table (DuckDB schema raw):")
     for name, count in table_rows(settings).items():
         print(f"  raw.{name:<20} {count:>10,}")
-    totals: Counter = sum((r.checks for r in runs), Counter())
-    failed_runs = [r.label for r in runs if not r.success]
-    failed_checks = sum(n for status, n in totals.items() if status != "passed")
-    print(f"\nChecks: {totals['passed']} passed, {failed_checks} failed; runs: "
-          f"{len(runs) - len(failed_runs)} succeeded, {len(failed_runs)} failed "
-          f"({sum(r.seconds for r in runs):.0f} s)")
+    text, ok = backfill.summary(outcomes)
+    print(f"\n{text}")
     print_latest_scores(settings)
     print(f"""
 Next:
   make ui                      # Dagster UI on http://127.0.0.1:3000 (lineage, runs, checks)
+  .venv/bin/quant-assets trend # the newest trend scores, explained (also: rg, s, f, c, ma, r, mi, al, rd)
+  .venv/bin/quant-assets doctor --no-webserver
   duckdb {settings.duckdb_path}
     select symbol, count(*), min(ts), max(ts) from raw.spot_klines group by symbol;
     select * from scores.trend_score where score is not null order by ts desc limit 10;""")
-    return 1 if failed_runs or failed_checks else 0
+    return 0 if ok else 1
 
 
 def record(symbols: Sequence[str], snapshot_seconds: float) -> int:
@@ -303,7 +278,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor_parser.add_argument("--webserver", default=f"http://127.0.0.1:{os.environ.get('UI_PORT', '3000')}",
                                help="webserver URL whose /server_info must answer (default %(default)s)")
     doctor_parser.add_argument("--no-webserver", action="store_true", help="skip the webserver")
+    backfill_parser = commands.add_parser(
+        "backfill", help="materialize a date range of raw data and modules as a few single-run backfills")
+    backfill_parser.add_argument("--start", type=date.fromisoformat, required=True, help="first day (UTC)")
+    backfill_parser.add_argument("--end", type=date.fromisoformat, required=True, help="last day (UTC)")
+    backfill_parser.add_argument("--symbols", type=lambda text: [s.strip() for s in text.split(",") if s],
+                                 default=[], help="comma-separated symbols (default QUANT_SYMBOLS)")
+    backfill_parser.add_argument("--modules", default="all",
+                                 help="modules by id or command, comma-separated; 'all' (default) or 'none'")
+    backfill_parser.add_argument("--no-raw", action="store_true", help="only the modules, on stored raw data")
+    backfill_parser.add_argument("--no-ticks", action="store_true",
+                                 help="skip quotes, depth and trades (and the modules that read them)")
+    backfill_parser.add_argument("--by", choices=("symbol", "date"), default="symbol",
+                                 help="one run per symbol over the range (default), or per day over all "
+                                      "symbols")
     args = parser.parse_args(argv)
+    if args.command == "backfill":
+        return run_backfill(args.start, args.end, args.symbols, args.modules, not args.no_raw,
+                            not args.no_ticks, args.by)
     if args.command == "doctor":
         return doctor(None if args.no_webserver else args.webserver)
     if hasattr(args, "score_table"):
