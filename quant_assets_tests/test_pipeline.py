@@ -308,3 +308,21 @@ def test_short_history_series_are_scheduled_daily_for_every_symbol(settings):
     assert sorted(r.partition_key for r in requests) == ["2026-10-05|BTCUSDT", "2026-10-05|ETHUSDT"]
     assert set(defs.resolve_job_def("short_history_job").asset_layer.executable_asset_keys) == {
         dg.AssetKey(["raw", name]) for name in ("open_interest", "long_short_ratio", "taker_volume")}
+
+
+def test_every_raw_family_is_scheduled_for_yesterday_and_checked_for_freshness(settings):
+    from datetime import datetime
+
+    defs = build_definitions(settings)
+    tick = datetime(2026, 10, 6, 0, 10)
+    with dg.DagsterInstance.ephemeral() as instance:
+        requested = {}
+        for name in ("raw_market_daily", "raw_onchain_daily", "raw_etf_daily"):
+            schedule = defs.resolve_schedule_def(name)
+            assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+            context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+            requested[name] = sorted(r.partition_key for r in schedule.evaluate_tick(context).run_requests)
+    assert requested == {"raw_market_daily": ["2026-10-05|BTCUSDT", "2026-10-05|ETHUSDT"],
+                         "raw_onchain_daily": ["BTC|2026-10-05", "ETH|2026-10-05", "USDT|2026-10-05"],
+                         "raw_etf_daily": ["2026-10-05"]}
+    assert defs.resolve_schedule_def("raw_freshness_daily").cron_schedule == "30 2 * * *"

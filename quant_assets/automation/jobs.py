@@ -64,11 +64,24 @@ def build_raw_jobs(partitions: dict[str, dg.PartitionsDefinition],
 
 
 def build_raw_schedules(jobs: list[dg.UnresolvedAssetJobDefinition]) -> list[dg.ScheduleDefinition]:
-    """Schedules built from the partitioned jobs, so schedules and backfills share one definition."""
+    """Schedules built from the partitioned jobs, so schedules and backfills share one definition:
+    every raw family's closed day (on by default; the modules follow by automation), the
+    short-history series alone (off by default: for deployments that do not schedule the
+    whole market job), and the freshness check after its grace period."""
     by_name = {job.name: job for job in jobs}
+    daily = [  # yesterday's closed partitions, ten minutes into the UTC day
+        dg.build_schedule_from_partitioned_job(by_name[name], hour_of_day=0, minute_of_hour=10,
+                                               name=f"{name.removesuffix('_job')}_daily",
+                                               default_status=dg.DefaultScheduleStatus.RUNNING)
+        for name in (RAW_MARKET_JOB, RAW_ONCHAIN_JOB, RAW_ETF_JOB)]
     return [
+        *daily,
         dg.build_schedule_from_partitioned_job(by_name[SHORT_HISTORY_JOB], hour_of_day=0,
                                                minute_of_hour=20, name="short_history_daily"),
+        dg.ScheduleDefinition(name="raw_freshness_daily", job=by_name[RAW_FRESHNESS_JOB],
+                              cron_schedule="30 2 * * *", execution_timezone="UTC",
+                              default_status=dg.DefaultScheduleStatus.RUNNING,
+                              description="Is every partition of yesterday there two hours after it closed?"),
     ]
 
 
