@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/ruff check quant_assets quant_assets_tests bench
 
 test: install lint chromium
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)

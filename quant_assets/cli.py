@@ -125,8 +125,10 @@ def _instance_home(settings: Settings) -> None:
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
 
 
-def _run_all(runs: Sequence[backfill.PlannedRun]) -> list[backfill.RunOutcome]:
-    from quant_assets.definitions import defs  # after DAGSTER_HOME is known
+def _run_all(settings: Settings, runs: Sequence[backfill.PlannedRun]) -> list[backfill.RunOutcome]:
+    from quant_assets.definitions import build_definitions
+
+    defs = build_definitions(settings)  # these settings, not the ones the module saw when first imported
 
     def report(done: int, total: int, outcome: backfill.RunOutcome, elapsed: float) -> None:
         print(backfill.progress_line(done, total, outcome, elapsed), flush=True)
@@ -169,7 +171,7 @@ def run_backfill(first: date, last: date, symbols: Sequence[str], modules: str, 
         return 2
     print(f"backfill {first}..{last}: {len(runs)} single-run backfills into {os.environ['DAGSTER_HOME']} "
           f"(DuckDB {settings.duckdb_path})")
-    text, ok = backfill.summary(_run_all(runs))
+    text, ok = backfill.summary(_run_all(settings, runs))
     print(text)
     return 0 if ok else 1
 
@@ -190,7 +192,7 @@ def demo(days: int, tick_days: int) -> int:
     runs.append(backfill.PlannedRun(RAW_FRESHNESS_JOB, "freshness of the newest partitions", "", ""))
     runs += backfill.plan(first, last, settings.symbols, settings.symbols, modules, raw=False,
                           ticks_first=tick_first, all_modules=len(modules))
-    outcomes = _run_all(runs)
+    outcomes = _run_all(settings, runs)
 
     print("\nRows per table (DuckDB schema raw):")
     for name, count in table_rows(settings).items():

@@ -1,8 +1,10 @@
 """A real Dagster instance and DuckDB file with raw data for every module, shared by the
-tests that materialize the ten modules (partition invariance, the CLI over the scores).
+tests that materialize the ten modules (``test_materialized_modules.py``).
 
-The tests that use it run on one xdist worker (``xdist_group("materialized")``; the suite
-runs with ``--dist loadgroup``), so the raw data is materialized once.
+Those tests are one file and the suite runs with ``--dist loadfile``, so they share one xdist
+worker and the raw data is materialized once. (``--dist loadgroup`` with ``xdist_group``
+marks does not keep a group together with pytest 9 and pytest-xdist 3.8: its tests were
+dealt to both workers.)
 """
 
 from collections.abc import Callable, Iterator
