@@ -26,7 +26,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     freshness = build_freshness_check(raw_assets)
     modules = load_modules()
     module_assets = build_module_assets(modules, settings, partitions_by_kind, module_condition())
-    jobs = build_raw_jobs(partitions_by_kind, freshness) + build_module_jobs(partitions_by_kind, {
+    jobs = build_raw_jobs(freshness) + build_module_jobs({
         module.id: (assets, module.declaration.partitioning,
                     any(node.frame in TICK_FRAMES for node in module.declaration.nodes.values()))
         for module, assets in zip(modules.values(), module_assets, strict=True)})

@@ -32,30 +32,25 @@ def _raw(partitioning: str, freshness_check: dg.AssetChecksDefinition,
     return dg.AssetSelection.assets(*keys) - dg.AssetSelection.checks(freshness_check)
 
 
-def build_raw_jobs(partitions: dict[str, dg.PartitionsDefinition],
-                   freshness_check: dg.AssetChecksDefinition) -> list[dg.UnresolvedAssetJobDefinition]:
+def build_raw_jobs(freshness_check: dg.AssetChecksDefinition) -> list[dg.UnresolvedAssetJobDefinition]:
+    """The raw jobs; each job's partitions are its assets' (day × symbol, day × asset, day)."""
     return [
         dg.define_asset_job(RAW_MARKET_JOB, selection=_raw("symbol", freshness_check),
-                            partitions_def=partitions["symbol"],
                             description="All exchange raw assets of a date range for one symbol."),
         dg.define_asset_job(RAW_BARS_JOB, selection=_raw("symbol", freshness_check, ticks=False),
-                            partitions_def=partitions["symbol"],
                             description="Bar-level exchange raw assets (klines, derivatives, snapshots) "
                                         "of a date range for one symbol."),
         dg.define_asset_job(RAW_TICKS_JOB, selection=_raw("symbol", freshness_check, ticks=True),
-                            partitions_def=partitions["symbol"],
                             description="Tick-level raw assets (book ticker, depth, trades) of a date "
                                         "range for one symbol."),
         dg.define_asset_job(RAW_ONCHAIN_JOB, selection=_raw("asset", freshness_check),
-                            partitions_def=partitions["asset"],
                             description="On-chain raw metrics of a date range for one asset."),
         dg.define_asset_job(RAW_ETF_JOB, selection=_raw("day", freshness_check),
-                            partitions_def=partitions["day"], description="ETF flows of a date range."),
+                            description="ETF flows of a date range."),
         dg.define_asset_job(
             SHORT_HISTORY_JOB,
             selection=dg.AssetSelection.assets(*[dg.AssetKey(["raw", f]) for f in SHORT_HISTORY_FAMILIES])
             - dg.AssetSelection.checks(freshness_check),
-            partitions_def=partitions["symbol"],
             description="Open interest, long/short and taker ratios: the exchange keeps ~30 days, so "
                         "they are fetched every day to accumulate history."),
         dg.define_asset_job(RAW_FRESHNESS_JOB, selection=dg.AssetSelection.checks(freshness_check),
@@ -85,8 +80,7 @@ def build_raw_schedules(jobs: list[dg.UnresolvedAssetJobDefinition]) -> list[dg.
     ]
 
 
-def build_module_jobs(partitions: dict[str, dg.PartitionsDefinition],
-                      module_assets: dict[str, tuple[dg.AssetsDefinition, str, bool]]
+def build_module_jobs(module_assets: dict[str, tuple[dg.AssetsDefinition, str, bool]]
                       ) -> list[dg.UnresolvedAssetJobDefinition]:
     """Jobs over the module steps: per-symbol modules on bars, per-symbol modules that read
     ticks (they need tick history only), and the daily cross-symbol / on-chain modules.
@@ -99,13 +93,10 @@ def build_module_jobs(partitions: dict[str, dg.PartitionsDefinition],
 
     return [
         dg.define_asset_job(MODULES_BARS_JOB, selection=select("symbol", False),
-                            partitions_def=partitions["symbol"],
                             description="Per-symbol modules computed from bars, one symbol's range."),
         dg.define_asset_job(MODULES_TICKS_JOB, selection=select("symbol", True),
-                            partitions_def=partitions["symbol"],
                             description="Per-symbol modules that read quotes, depth and trades."),
         dg.define_asset_job(MODULES_DAILY_JOB, selection=select("day", None),
-                            partitions_def=partitions["day"],
                             description="Daily modules over all symbols or assets: lead-lag, macro, "
                                         "allocation."),
     ]

@@ -211,8 +211,8 @@ def _load_inputs(store: ScoreStoreResource, module: Module, settings: Settings, 
             extent = store.raw_extent(family, dimension, keys, family_start, end).set_index("key")
         else:
             table = tables[family] = store.read_raw(family, dimension, keys, family_start, end)
-            extent = (table.groupby(dimension)["ts"] if dimension else table.groupby(lambda _row: "")["ts"]) \
-                .agg(first="min", last="max")
+            keyed = table.assign(key=table[dimension] if dimension else "")  # as raw_extent's key column
+            extent = keyed.groupby("key")["ts"].agg(first="min", last="max")
         inputs.required[family] = _newest_required(family, end)
         inputs.firsts += [pd.Timestamp(extent["first"].min())] if len(extent) else []
         for key in keys or [""]:

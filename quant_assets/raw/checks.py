@@ -191,18 +191,21 @@ def check_uncrossed_book(frame: pd.DataFrame) -> CheckOutcome:
                   f"{frame.at[i, 'ask_price']}" for i in frame.index[crossed]]
         count = int(crossed.sum())
     else:
-        keys = ["ts", "last_update_id"]
+        # One book per symbol, time and update id: a range run over several symbols holds
+        # books of each, and update ids are per symbol.
+        frame = frame.assign(symbol=frame.get("symbol", ""))
+        keys = ["symbol", "ts", "last_update_id"]
         best = frame[frame["level"] == 1].pivot_table(index=keys, columns="side", values="price")
         crossed_best = best[best.get("bid", np.nan) >= best.get("ask", np.nan)]
-        labels = [f"{_ts(ts)} (update {uid}): bid {row['bid']} ≥ ask {row['ask']}"
-                  for (ts, uid), row in crossed_best.iterrows()]
+        labels = [f"{symbol} {_ts(ts)} (update {uid}): bid {row['bid']} ≥ ask {row['ask']}".lstrip()
+                  for (symbol, ts, uid), row in crossed_best.iterrows()]
         ordered = frame.sort_values([*keys, "side", "level"])
         step = ordered.groupby([*keys, "side"])["price"].diff()
         wrong = ((ordered["side"] == "bid") & (step >= 0)) | ((ordered["side"] == "ask") & (step <= 0))
         for i in ordered.index[wrong]:
             r = ordered.loc[i]
-            labels.append(f"{_ts(r['ts'])} (update {r['last_update_id']}): {r['side']} level "
-                          f"{r['level']} at {r['price']} out of order")
+            labels.append(f"{r['symbol']} {_ts(r['ts'])} (update {r['last_update_id']}): {r['side']} level "
+                          f"{r['level']} at {r['price']} out of order".lstrip())
         count = len(labels)
     if count:
         return CheckOutcome("uncrossed_book", False, "ERROR",

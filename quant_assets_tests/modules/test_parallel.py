@@ -1,6 +1,12 @@
 """Module steps spread their symbols over worker processes: same results, loud errors."""
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -78,3 +84,29 @@ def test_a_module_computed_in_two_workers_equals_the_sequential_computation(modu
             np.testing.assert_array_equal(one.composite.score.to_numpy(), two.composite.score.to_numpy())
             assert one.explain == two.explain
     assert reference["BTCUSDT"].composite.score.loc[start:].notna().all(), "the compared scores are warm"
+
+
+def test_a_step_in_its_own_process_with_a_worker_pool_finishes(tmp_path):
+    """Under Dagster's multiprocess executor (``dagster job execute``, as the daemon runs jobs)
+    each step is a multiprocessing child that joins its children when it exits: the worker
+    pool must be gone by then, or the run never ends."""
+    last = date.today() - timedelta(days=1)
+    env = {**os.environ, "QUANT_DATA_DIR": str(tmp_path), "QUANT_SYMBOLS": ",".join(SYMBOLS),
+           "QUANT_START_DATE": (last - timedelta(days=4)).isoformat(), "QUANT_WORKERS": "2",
+           "DAGSTER_HOME": str(tmp_path / "home")}
+    (tmp_path / "home").mkdir()
+    dagster = str(Path(sys.executable).parent / "dagster")
+    first = last - timedelta(days=4)
+    runs = [("raw_ticks_job", f"{first}|{symbol}", f"{last}|{symbol}") for symbol in SYMBOLS]
+    runs.append(("modules_ticks_job", f"{last}|{SYMBOLS[0]}", f"{last}|{SYMBOLS[-1]}"))  # a day, every symbol
+    for job, start, end in runs:
+        tags = json.dumps({"dagster/asset_partition_range_start": start,
+                           "dagster/asset_partition_range_end": end})
+        done = subprocess.run([dagster, "job", "execute", "-m", "quant_assets.definitions", "-j", job,
+                               "--tags", tags], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "RUN_SUCCESS" in done.stderr + done.stdout, (done.stderr + done.stdout)[-3000:]
+    with duckdb.connect(str(tmp_path / "quant.duckdb"), read_only=True) as connection:
+        symbols = {s for (s,) in connection.execute(
+            "select distinct symbol from scores.micro_alpha_score").fetchall()}
+    assert symbols == set(SYMBOLS)

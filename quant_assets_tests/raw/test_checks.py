@@ -112,6 +112,17 @@ def test_depth_checks_crossing_and_ladder_order():
     assert not disordered.passed and "bid level 2 at 99.95 out of order" in disordered.description
 
 
+def test_depth_books_of_several_symbols_with_the_same_update_id_are_checked_apart():
+    """A range run over several symbols holds each one's books; update ids are per symbol."""
+    eth = depth().assign(symbol="ETHUSDT", price=[3999.9, 3999.8, 4000.0, 4000.1])
+    both = pd.concat([depth(), eth], ignore_index=True)
+    assert checks.check_uncrossed_book(both).passed
+    disordered = pd.concat([depth(bid2=99.95), eth], ignore_index=True)
+    outcome = checks.check_uncrossed_book(disordered)
+    assert not outcome.passed and outcome.metadata["crossed"] == 1
+    assert "BTCUSDT 2026-11-10 00:01:00 (update 7): bid level 2 at 99.95 out of order" in outcome.description
+
+
 def test_missing_trade_ids_are_listed_as_ranges():
     frame = pd.DataFrame({"symbol": "BTCUSDT", "agg_trade_id": [1, 2, 3, 7, 8, 10]})
     outcome = checks.check_id_sequence(frame, "agg_trade_id")
