@@ -97,9 +97,9 @@ def test_server_errors_are_retried_with_backoff_and_the_retries_stop(hosts):
 @pytest.mark.parametrize("fault", ["timeout", "reset", "cut", "truncated", "malformed"])
 def test_transient_faults_are_retried_and_only_complete_bodies_are_kept(hosts, fault):
     expected = list(day_rows("futures_klines", "1m", "SOLUSDT", DAY))  # warm: the server answers at once
-    spot, futures = hosts(futures={"timeout_sleep": 1.0})
+    spot, futures = hosts(futures={"timeout_sleep": 3.0})
     futures.inject(fault, "/fapi/v1/klines", times=2)
-    source = market(spot, futures, timeout_seconds=0.5)
+    source = market(spot, futures, timeout_seconds=2.0)  # far above an honest answer, even under load
 
     payloads = source.fetch("futures_klines", "SOLUSDT", DAY)
 
