@@ -19,11 +19,10 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from quant_assets.automation.backfill import QUIET_LOGS, range_tags
 from quant_assets.automation.jobs import MODULES_BARS_JOB
 from quant_assets.definitions import build_definitions, build_partitions
 from quant_assets.settings import DEFAULT_SYMBOLS, load_settings
-
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def module_keys(defs: dg.Definitions, job: str) -> list[dg.AssetKey]:
@@ -64,9 +63,8 @@ def main() -> None:
         with dg.DagsterInstance.ephemeral() as instance:
             for symbol in symbols:
                 started = time.perf_counter()
-                result = job.execute_in_process(instance=instance, run_config=QUIET, tags={
-                    "dagster/asset_partition_range_start": f"{first}|{symbol}",
-                    "dagster/asset_partition_range_end": f"{last}|{symbol}"})
+                result = job.execute_in_process(instance=instance, run_config=QUIET_LOGS,
+                                                tags=range_tags(f"{first}|{symbol}", f"{last}|{symbol}"))
                 seconds += time.perf_counter() - started
                 materializations += len(result.get_asset_materialization_events())
         per = seconds / materializations

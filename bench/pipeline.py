@@ -23,6 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from quant_assets.automation.backfill import QUIET_LOGS, range_tags
 from quant_assets.automation.jobs import (
     MODULES_BARS_JOB,
     MODULES_DAILY_JOB,
@@ -35,12 +36,6 @@ from quant_assets.automation.jobs import (
 from quant_assets.definitions import build_definitions
 from quant_assets.settings import DEFAULT_SYMBOLS, load_settings
 from quant_assets.sources.onchain_catalog import ONCHAIN_ASSETS
-
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-
-
-def _tags(first: str, last: str) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
 class Timings:
@@ -69,7 +64,7 @@ def run(defs: dg.Definitions, instance: dg.DagsterInstance, job: str, first: str
         timings: Timings | None = None) -> float:
     started = time.perf_counter()
     result = defs.resolve_job_def(job).execute_in_process(
-        instance=instance, tags=_tags(first, last), run_config=QUIET, raise_on_error=False)
+        instance=instance, tags=range_tags(first, last), run_config=QUIET_LOGS, raise_on_error=False)
     if not result.success:
         failures = [e.message for e in result.all_events if e.is_failure]
         raise SystemExit(f"{job} {first}..{last} failed: {failures[:2]}")

@@ -29,8 +29,6 @@ from quant_assets.raw.families import FAMILIES
 from quant_assets.settings import Settings, load_settings
 from quant_assets.sources.archive import cli as archive_cli
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-
 
 def table_rows(settings: Settings) -> dict[str, int]:
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as connection:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
+from quant_assets.automation.backfill import QUIET_LOGS, range_tags
 from quant_assets.automation.jobs import RAW_ETF_JOB, RAW_MARKET_JOB, RAW_ONCHAIN_JOB
 from quant_assets.cli import main
 from quant_assets.definitions import build_definitions
@@ -18,11 +19,6 @@ from quant_assets.settings import load_settings
 from quant_assets.sources.onchain_catalog import ONCHAIN_ASSETS
 
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-
-
-def _range(first: str, last: str) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +37,7 @@ def landed(tmp_path_factory):
                 (RAW_ETF_JOB, day, day)]
         for job, first, last in runs:
             result = defs.resolve_job_def(job).execute_in_process(
-                instance=instance, tags=_range(first, last), run_config=QUIET, raise_on_error=False)
+                instance=instance, tags=range_tags(first, last), run_config=QUIET_LOGS, raise_on_error=False)
             assert result.success, job
     return settings, defs, env
 

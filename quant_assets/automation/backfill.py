@@ -33,6 +33,7 @@ from quant_assets.modules import Module
 from quant_assets.modules.frames import TICK_FRAMES
 from quant_assets.sources.onchain_catalog import ONCHAIN_ASSETS
 
+#: Run config that keeps a run's console to errors (the progress lines say the rest).
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 By = Literal["symbol", "date"]
 
@@ -129,10 +130,14 @@ def plan(first: date, last: date, symbols: Sequence[str], all_symbols: Sequence[
     return runs
 
 
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """Tags of one run over the partition keys ``first..last`` (a single-run backfill)."""
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
 def execute_run(defs: dg.Definitions, instance: dg.DagsterInstance, run: PlannedRun) -> RunOutcome:
     started = time.perf_counter()
-    tags = {"dagster/asset_partition_range_start": run.first,
-            "dagster/asset_partition_range_end": run.last} if run.first else {}  # "": not partitioned
+    tags = range_tags(run.first, run.last) if run.first else {}  # "": not partitioned
     result = defs.resolve_job_def(run.job).execute_in_process(
         instance=instance, run_config=QUIET_LOGS, raise_on_error=False, tags=tags,
         asset_selection=list(run.assets) if run.assets is not None else None)

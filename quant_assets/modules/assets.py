@@ -43,6 +43,7 @@ from quant_assets.modules.inputs import (
     symbols_output,
 )
 from quant_assets.modules.parallel import map_tasks
+from quant_assets.modules.report import TABLES
 from quant_assets.modules.tables import PANEL
 from quant_assets.resources.score_store import ScoreStoreResource, Slice, frame_columns, model_columns
 from quant_assets.settings import Settings
@@ -52,7 +53,7 @@ from quant_assets.ui_metadata import markdown_preview, table_schema
 OWNERS = ["team:quant-research"]
 DAY = pd.Timedelta(days=1)
 #: Column of each table that checks and previews look at.
-VALUE_COLUMN = {"regime": "prob_trend", "lead_lag": "correlation", "allocation_weights": "weight"}
+VALUE_COLUMN = {table: view.value for table, view in TABLES.items()}
 SCORED_ASSETS = ("BTC", "ETH")
 DRIFT_TRAILING = pd.Timedelta(days=30)
 DRIFT_RECENT = pd.Timedelta(days=7)
@@ -304,7 +305,7 @@ def _top_contributions(explain: str | None, count: int = 3) -> str:
 
 
 def _score_preview(module: Module, rows: pd.DataFrame) -> dg.MetadataValue:
-    value = VALUE_COLUMN.get(module.declaration.score_table, "score")
+    value = VALUE_COLUMN[module.declaration.score_table]
     subject = next((c for c in ("symbol", "asset") if c in rows.columns), None)
     if subject is None or "explain" not in rows.columns:
         return markdown_preview(rows.drop(columns=["module_version"]), rows=10)
@@ -328,7 +329,7 @@ def _drift_samples(store: ScoreStoreResource, module: Module, rows: pd.DataFrame
                    start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
     """The last week of scores up to the run's end and the month before it, each subject's
     values in time order: scores stored before the run's range, then the run's own."""
-    value = VALUE_COLUMN.get(module.declaration.score_table, "score")
+    value = VALUE_COLUMN[module.declaration.score_table]
     recent_from = end - DRIFT_RECENT
     trailing_from = recent_from - DRIFT_TRAILING
     key_column = "symbol" if module.declaration.partitioning == "symbol" else None
@@ -396,7 +397,7 @@ def build_module_asset(module: Module, settings: Settings, partitions: Mapping[s
         except (ModuleComputeError, FrameError, MetricInputError) as exc:
             raise dg.Failure(description=f"{declaration.id}: {exc}", allow_retries=False) from exc
         rows = active.rows(active.declaration, outputs, start, end).reset_index(drop=True)
-        value = VALUE_COLUMN.get(declaration.score_table, "score")
+        value = VALUE_COLUMN[declaration.score_table]
         recent, trailing = _drift_samples(score_store, active, rows, subjects, start, end)
         outcomes = [
             score_checks.schema_check(rows, active.schema, declaration.score_table),

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 import dagster as dg
 import pytest
 
+from quant_assets.automation.backfill import QUIET_LOGS, range_tags
 from quant_assets.automation.jobs import RAW_BARS_JOB, RAW_ETF_JOB, RAW_ONCHAIN_JOB, RAW_TICKS_JOB
 from quant_assets.definitions import build_definitions
 from quant_assets.settings import Settings, load_settings
 from quant_assets.sources.onchain_catalog import ONCHAIN_ASSETS
-from quant_assets_tests.modules.materialized import DAYS, FIRST, QUIET, SYMBOLS, TICKS_FIRST, range_tags
+from quant_assets_tests.modules.materialized import DAYS, FIRST, SYMBOLS, TICKS_FIRST
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def materialized(tmp_path_factory) -> Iterator[Materialized]:
     with dg.DagsterInstance.ephemeral() as instance:
         def run(job: str, first: str, last: str) -> None:
             result = defs.resolve_job_def(job).execute_in_process(
-                instance=instance, tags=range_tags(first, last), run_config=QUIET, raise_on_error=False)
+                instance=instance, tags=range_tags(first, last), run_config=QUIET_LOGS, raise_on_error=False)
             failures = [e.message for e in result.all_events if e.is_failure]
             assert result.success, f"{job} {first}..{last}: {failures[:2]}"
 

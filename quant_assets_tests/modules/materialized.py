@@ -11,11 +11,6 @@ DAYS = (date(2026, 10, 3), date(2026, 10, 4), date(2026, 10, 5))
 #: Bars from 64 days before the first scored day: more than any bar-frame history.
 FIRST = DAYS[0] - timedelta(days=64)
 TICKS_FIRST = DAYS[0] - timedelta(days=TICK_HISTORY.days + 3)
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-
-
-def range_tags(first: str, last: str) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
 def run_modules(run: Callable[[str, str, str], None], first: date, last: date) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from quant_assets.automation.backfill import QUIET_LOGS, range_tags
 from quant_assets.automation.jobs import MODULES_TICKS_JOB, RAW_TICKS_JOB
 from quant_assets.definitions import build_definitions
 from quant_assets.settings import load_settings
@@ -31,7 +32,6 @@ CHROMIUM = "/usr/bin/chromium"
 SYMBOL = "BTCUSDT"
 LAST = datetime.now(UTC).date() - timedelta(days=1)
 FIRST = LAST - timedelta(days=4)
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def _free_port() -> int:
@@ -52,9 +52,8 @@ def webserver(tmp_path_factory) -> Iterator[str]:
     with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         for job, first in ((RAW_TICKS_JOB, FIRST), (MODULES_TICKS_JOB, LAST)):
             result = defs.resolve_job_def(job).execute_in_process(
-                instance=instance, run_config=QUIET, raise_on_error=False,
-                tags={"dagster/asset_partition_range_start": f"{first}|{SYMBOL}",
-                      "dagster/asset_partition_range_end": f"{LAST}|{SYMBOL}"})
+                instance=instance, run_config=QUIET_LOGS, raise_on_error=False,
+                tags=range_tags(f"{first}|{SYMBOL}", f"{LAST}|{SYMBOL}"))
             assert result.success, job
     port = _free_port()
     server = subprocess.Popen(
