@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 
 from quant_assets.automation.alerts import build_alert_sensor
@@ -34,7 +36,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=[*raw_assets, *module_assets],
         asset_checks=[freshness],
         jobs=jobs,
-        schedules=build_raw_schedules(jobs),
+        schedules=build_raw_schedules(jobs, partitions_by_kind["symbol"],
+                                      timedelta(minutes=settings.kline_minutes)),
         sensors=[build_alert_sensor(str(settings.duckdb_path)),
                  build_automation_sensor([module.id for module in modules.values()]),
                  build_landing_sensor(settings.landing_dir, settings.symbols, partitions_by_kind["symbol"])],

@@ -302,7 +302,7 @@ def test_short_history_series_are_scheduled_daily_for_every_symbol(settings):
     schedule = defs.resolve_schedule_def("short_history_daily")
     assert schedule.cron_schedule == "20 0 * * *"
     with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_schedule_context(instance=instance,
+        context = dg.build_schedule_context(instance=instance, repository_def=defs.get_repository_def(),
                                             scheduled_execution_time=datetime(2026, 10, 6, 0, 20))
         requests = schedule.evaluate_tick(context).run_requests
     assert sorted(r.partition_key for r in requests) == ["2026-10-05|BTCUSDT", "2026-10-05|ETHUSDT"]
@@ -310,19 +310,24 @@ def test_short_history_series_are_scheduled_daily_for_every_symbol(settings):
         dg.AssetKey(["raw", name]) for name in ("open_interest", "long_short_ratio", "taker_volume")}
 
 
-def test_every_raw_family_is_scheduled_for_yesterday_and_checked_for_freshness(settings):
+def test_every_raw_family_is_scheduled_for_yesterday_and_today_hourly_and_checked_for_freshness(settings):
     from datetime import datetime
 
     defs = build_definitions(settings)
-    tick = datetime(2026, 10, 6, 0, 10)
+    requested = {}
     with dg.DagsterInstance.ephemeral() as instance:
-        requested = {}
-        for name in ("raw_market_daily", "raw_onchain_daily", "raw_etf_daily"):
+        for name, tick in (("raw_market_daily", datetime(2026, 10, 6, 0, 10)),
+                           ("raw_market_hourly", datetime(2026, 10, 6, 14, 5)),
+                           ("raw_onchain_daily", datetime(2026, 10, 6, 0, 10)),
+                           ("raw_etf_daily", datetime(2026, 10, 6, 0, 10))):
             schedule = defs.resolve_schedule_def(name)
             assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-            context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+            context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick,
+                                                repository_def=defs.get_repository_def())
             requested[name] = sorted(r.partition_key for r in schedule.evaluate_tick(context).run_requests)
     assert requested == {"raw_market_daily": ["2026-10-05|BTCUSDT", "2026-10-05|ETHUSDT"],
+                         "raw_market_hourly": ["2026-10-06|BTCUSDT", "2026-10-06|ETHUSDT"],
                          "raw_onchain_daily": ["BTC|2026-10-05", "ETH|2026-10-05", "USDT|2026-10-05"],
                          "raw_etf_daily": ["2026-10-05"]}
+    assert defs.resolve_schedule_def("raw_market_hourly").cron_schedule == "5 * * * *"
     assert defs.resolve_schedule_def("raw_freshness_daily").cron_schedule == "30 2 * * *"

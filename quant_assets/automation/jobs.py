@@ -1,10 +1,16 @@
-"""Jobs over the raw assets; backfills and (later) schedules share these definitions."""
+"""Jobs over the raw and module assets, and the schedules built from them: backfills and
+schedules share one definition."""
 
 from __future__ import annotations
 
-import dagster as dg
+from datetime import timedelta
 
+import dagster as dg
+import pandas as pd
+
+from quant_assets.days import closed_until
 from quant_assets.raw.families import FAMILIES
+from quant_assets.raw.freshness import partition_keys_of_day
 
 RAW_MARKET_JOB = "raw_market_job"
 RAW_ONCHAIN_JOB = "raw_onchain_job"
@@ -58,25 +64,57 @@ def build_raw_jobs(freshness_check: dg.AssetChecksDefinition) -> list[dg.Unresol
     ]
 
 
-def build_raw_schedules(jobs: list[dg.UnresolvedAssetJobDefinition]) -> list[dg.ScheduleDefinition]:
+def day_schedule(job: dg.UnresolvedAssetJobDefinition, partitions_def: dg.PartitionsDefinition,
+                 name: str, cron: str, days_back: int, description: str,
+                 status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.STOPPED,
+                 bar: timedelta = timedelta(hours=1)) -> dg.ScheduleDefinition:
+    """A schedule of ``job`` for every partition of the UTC day ``days_back`` days before the
+    tick (0: today's open day, 1: yesterday's closed one), one run per partition key. Today's
+    day is skipped until its first ``bar`` has closed (there is nothing of it to store yet)."""
+
+    @dg.schedule(name=name, job=job, cron_schedule=cron, execution_timezone="UTC", description=description,
+                 default_status=status)
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        tick = context.scheduled_execution_time
+        day = tick.date() - timedelta(days=days_back)
+        if closed_until(day, tick.replace(tzinfo=None), pd.Timedelta(bar)) == pd.Timestamp(day):
+            return dg.SkipReason(f"no {bar} bar of {day} has closed at {tick:%H:%M} UTC yet")
+        return [dg.RunRequest(run_key=f"{key}@{tick:%Y-%m-%dT%H:%M}", partition_key=key)
+                for key in partition_keys_of_day(partitions_def, day)]
+
+    return _schedule
+
+
+def build_raw_schedules(jobs: list[dg.UnresolvedAssetJobDefinition], by_symbol: dg.PartitionsDefinition,
+                        bar: timedelta) -> list[dg.ScheduleDefinition]:
     """Schedules built from the partitioned jobs, so schedules and backfills share one definition:
-    every raw family's closed day (on by default; the modules follow by automation), the
-    short-history series alone (off by default: for deployments that do not schedule the
-    whole market job), and the freshness check after its grace period."""
+    every raw family's closed day (on by default; the modules follow by automation), today's
+    open day of the exchange families every hour, the short-history series alone (off by
+    default: for deployments that do not schedule the whole market job), and the freshness
+    check after its grace period. ``by_symbol`` is the exchange families' day × symbol and
+    ``bar`` the kline interval."""
     by_name = {job.name: job for job in jobs}
-    daily = [  # yesterday's closed partitions, ten minutes into the UTC day
+    running = dg.DefaultScheduleStatus.RUNNING
+    closed_daily = [  # yesterday's closed partitions, ten minutes into the UTC day
         dg.build_schedule_from_partitioned_job(by_name[name], hour_of_day=0, minute_of_hour=10,
                                                name=f"{name.removesuffix('_job')}_daily",
-                                               default_status=dg.DefaultScheduleStatus.RUNNING)
-        for name in (RAW_MARKET_JOB, RAW_ONCHAIN_JOB, RAW_ETF_JOB)]
+                                               default_status=running)
+        for name in (RAW_ONCHAIN_JOB, RAW_ETF_JOB)]
+    market = by_name[RAW_MARKET_JOB]
     return [
-        *daily,
-        dg.build_schedule_from_partitioned_job(by_name[SHORT_HISTORY_JOB], hour_of_day=0,
-                                               minute_of_hour=20, name="short_history_daily"),
+        day_schedule(market, by_symbol, "raw_market_daily", "10 0 * * *", 1,
+                     "Yesterday's exchange partitions, closed: replaces the day's open copy.", running),
+        day_schedule(market, by_symbol, "raw_market_hourly", "5 * * * *", 0,
+                     "Today's open exchange partitions: what has closed so far, refreshed every hour.",
+                     running, bar),
+        *closed_daily,
+        day_schedule(by_name[SHORT_HISTORY_JOB], by_symbol, "short_history_daily", "20 0 * * *", 1,
+                     "Open interest, long/short and taker ratios of yesterday, before the exchange's "
+                     "30-day window drops them."),
         dg.ScheduleDefinition(name="raw_freshness_daily", job=by_name[RAW_FRESHNESS_JOB],
-                              cron_schedule="30 2 * * *", execution_timezone="UTC",
-                              default_status=dg.DefaultScheduleStatus.RUNNING,
-                              description="Is every partition of yesterday there two hours after it closed?"),
+                              cron_schedule="30 2 * * *", execution_timezone="UTC", default_status=running,
+                              description="Is every partition of yesterday there, complete, two hours "
+                                          "after it closed?"),
     ]
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
+from quant_assets.days import utc_now
 from quant_assets.sources.recorder import SOURCE, RecordedStreams
 
 SENSOR_NAME = "recorded_landing_files"
@@ -70,8 +71,9 @@ def build_landing_sensor(landing_root: Path, symbols: Iterable[str],
         cursor = json.loads(context.cursor) if context.cursor else {"after_ns": 0}
         last_key = days.get_last_partition_key()
         if last_key is None:
-            return dg.SensorResult(skip_reason="no closed day is a partition yet")
-        last_day = date.fromisoformat(last_key)
+            return dg.SensorResult(skip_reason="no day is a partition yet")
+        # Closed days only: today's open partition is refreshed by the hourly schedule.
+        last_day = min(date.fromisoformat(last_key), utc_now().date() - timedelta(days=1))
         found = list(landed_partitions(landing_root, RecordedStreams.FAMILIES, symbols, cursor["after_ns"],
                                        last_day))
         requests = [dg.RunRequest(run_key=f"{p.family}|{p.partition_key}|{p.newest_ns}",

@@ -13,12 +13,14 @@ import json
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 
 import dagster as dg
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
+from quant_assets.days import closed_until, moment_or_now
 from quant_assets.metrics import MetricInputError, get
 from quant_assets.modules import Module
 from quant_assets.modules import checks as score_checks
@@ -65,6 +67,14 @@ class ModuleRunConfig(dg.Config):
     Parsed as data and validated; never executed."""
 
     overrides_yaml: str = ""
+    as_of: str = Field(default="", description="UTC time (ISO) today's open partition is computed as of: "
+                       "the bars closed by then. Empty: now. Closed days ignore it.")
+
+    def moment(self) -> datetime:
+        try:
+            return moment_or_now(self.as_of, "run config as_of")
+        except ValueError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
 
 
 def _bar(settings: Settings, module: Module) -> pd.Timedelta:
@@ -383,7 +393,13 @@ def build_module_asset(module: Module, settings: Settings, partitions: Mapping[s
         started = time.perf_counter()
         partition_subjects, first, last = _partition_scope(context, active)
         subjects = _subjects_of(active, settings, partition_subjects)
-        start, end = pd.Timestamp(first), pd.Timestamp(last) + DAY
+        # Today's open partition is computed on the bars closed so far and replaced whole later.
+        start, day_close = pd.Timestamp(first), pd.Timestamp(last) + DAY
+        end = closed_until(last, config.moment(), bar)
+        if end <= start:
+            raise dg.Failure(description=f"scores.{declaration.score_table}: no {bar} bar of {first} has "
+                             f"closed by {config.moment():%Y-%m-%d %H:%M} UTC; nothing to compute yet",
+                             allow_retries=False)
         span = history(active.declaration, bar)
         load_start = _load_start(span, start, settings)
         inputs = _load_inputs(score_store, active, settings, subjects, start, end, bar)
@@ -415,11 +431,11 @@ def build_module_asset(module: Module, settings: Settings, partitions: Mapping[s
             raise dg.Failure(description=f"scores.{declaration.score_table}: blocking check(s) failed, "
                              f"nothing was written: {reasons}", allow_retries=False)
         features = _features(active, outputs, start, end)
-        slices = [Slice("scores", declaration.score_table, key_column, subjects, start, end, rows,
+        slices = [Slice("scores", declaration.score_table, key_column, subjects, start, day_close, rows,
                         model_columns(active.schema))]
         if features is not None:
             feature_key = "symbol" if key_column else "asset"
-            slices.append(Slice("features", declaration.id, feature_key, subjects, start, end, features,
+            slices.append(Slice("features", declaration.id, feature_key, subjects, start, day_close, features,
                                 frame_columns(features)))
         score_store.replace(slices)
         seconds = time.perf_counter() - started
@@ -447,6 +463,8 @@ def build_module_asset(module: Module, settings: Settings, partitions: Mapping[s
                 "module_version": declaration.version,
                 "seconds": round(seconds, 3),
                 "history_loaded_from": str(load_start),
+                "computed_until": str(end),
+                "complete": bool(end == day_close),
             })
         yield from results
 

@@ -14,25 +14,32 @@ results are reported and the step fails *before* the IO manager runs, so what Du
 held before stays untouched.
 Otherwise the frame is written to ``raw.<family>`` (delete-then-insert of the
 partitions' slice in one transaction) and the check results are reported.
+
+Today's partition is *open*: it holds what had happened by the run (``as_of``, the
+source's clock), its checks expect only the periods closed by then, and its
+materialization says ``complete: false`` until a run after midnight replaces it.
 """
 
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from quant_assets.days import day_end
 from quant_assets.raw import checks
 from quant_assets.raw.families import FAMILIES, RawFamily
 from quant_assets.raw.parsers import parse_payload
 from quant_assets.resources.market import LandingZoneResource, MarketSourceResource
 from quant_assets.settings import Settings
-from quant_assets.sources.base import SourceError
+from quant_assets.sources.base import Payload, SourceError
 from quant_assets.ui_metadata import empty_table, markdown_preview, table_schema
 
 RAW_GROUP = "raw"
+#: Materialization metadata: False while a partition holds an open day (refreshed until it closes).
+COMPLETE = "complete"
 CODE_VERSION = "1"
 ETF_KEY = "ALL"
 
@@ -78,8 +85,10 @@ def check_names(family: RawFamily) -> list[tuple[str, str, bool]]:
 
 
 def evaluate_checks(family: RawFamily, frame: pd.DataFrame, requests: list[tuple[str, date]],
-                    settings: Settings, config: RawIngestConfig) -> list[checks.CheckOutcome]:
-    """Run every check of ``family`` on the parsed ``frame`` of the given partitions."""
+                    settings: Settings, config: RawIngestConfig,
+                    as_of: datetime | None = None) -> list[checks.CheckOutcome]:
+    """Run every check of ``family`` on the parsed ``frame`` of the given partitions; of
+    today's open day, the time grid expects what had closed by ``as_of`` (the run's start)."""
     outcomes = [checks.check_schema(frame, family.schema)]
     if not outcomes[0].passed:
         return outcomes  # the other checks assume the schema's columns and types
@@ -93,7 +102,7 @@ def evaluate_checks(family: RawFamily, frame: pd.DataFrame, requests: list[tuple
     if family.grid is not None:
         expected: dict[tuple, pd.DatetimeIndex] = {}
         for key, day in requests:
-            for group, times in family.expected_grid(key, day, settings).items():
+            for group, times in family.expected_grid(key, day, settings, as_of).items():
                 expected[group] = expected[group].union(times) if group in expected else times
         bucket = None if family.grid.exact else family.grid.step(settings)
         outcomes.append(checks.check_time_grid(frame, expected, family.group_columns, bucket,
@@ -144,6 +153,21 @@ def _landing_source_name(source: object, family: str) -> str:
     """The source whose name a family's payloads landed under (a composite routes families)."""
     route = getattr(source, "source_for", None)
     return route(family).name if route is not None else source.name  # type: ignore[attr-defined]
+
+
+def final_rows(family: RawFamily, frame: pd.DataFrame, payload: Payload, day: date,
+               settings: Settings) -> pd.DataFrame:
+    """Rows of ``frame`` (parsed from ``payload``) that were final when it was received.
+
+    A payload received before its day closed may end with a period still running (the
+    exchange serves the open candle); such a row would change later, so it is left for
+    the next refresh of the open partition.
+    """
+    grid = family.grid
+    received = pd.Timestamp(payload.received_at_ms, unit="ms")
+    if grid is None or not grid.periods or received >= pd.Timestamp(day_end(day)) or not len(frame):
+        return frame
+    return frame[frame["ts"] + grid.step(settings) <= received]
 
 
 def _land(context: dg.AssetExecutionContext, zone, family: str, key: str, day: date,
@@ -209,6 +233,7 @@ def build_raw_asset(family: RawFamily, partitions_def: dg.PartitionsDefinition,
         except SourceError as exc:
             raise _source_failure(exc) from exc
         zone = landing_zone.zone()
+        as_of = market_source.now()  # before fetching: every period closed by now must be served
         requests = partition_requests(context, family)
         frames: list[pd.DataFrame] = []
         landed: Counter[str] = Counter()
@@ -222,14 +247,15 @@ def build_raw_asset(family: RawFamily, partitions_def: dg.PartitionsDefinition,
                 if not config.reparse_from_landing:
                     _land(context, zone, family.name, key, day, payloads, landed)
                 for payload in payloads:
-                    parsed = parse_payload(family.name, family.parser, payload, key)
+                    parsed = final_rows(family, parse_payload(family.name, family.parser, payload, key),
+                                        payload, day, settings)
                     if len(parsed):
                         frames.append(parsed)
         except SourceError as exc:
             raise _source_failure(exc) from exc
         frame = pd.concat(frames, ignore_index=True) if frames else empty_table(family.schema)
 
-        outcomes = evaluate_checks(family, frame, requests, settings, config)
+        outcomes = evaluate_checks(family, frame, requests, settings, config, as_of)
         results = [_result(outcome, asset_key) for outcome in outcomes]
         failed = [o for o in outcomes if not o.passed and o.severity == "ERROR"]
         if failed:
@@ -239,11 +265,15 @@ def build_raw_asset(family: RawFamily, partitions_def: dg.PartitionsDefinition,
                 "written: " + " | ".join(f"{o.name}: {o.description}" for o in failed),
                 allow_retries=False,
             )
+        open_days = sorted({day for _key, day in requests if day_end(day) > as_of})
         yield dg.Output(frame, metadata={
             "dagster/row_count": len(frame),
             "partitions": len(requests),
+            COMPLETE: not open_days,
+            "as_of": as_of.isoformat(sep=" ", timespec="seconds"),
             "landing_files_new": landed["new"],
             "landing_files_unchanged": landed["unchanged"],
+            "landing_files_refreshed": landed["refreshed"],
             "landing_files_new_version": landed["new_version"],
             "preview": markdown_preview(frame),
         })

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 import pandas as pd
 
+from quant_assets.days import closed_until
 from quant_assets.raw import parsers, schemas
 from quant_assets.settings import Settings
 from quant_assets.sources.exchange_facts import RATIO_PERIODS, ratio_period
@@ -29,11 +30,14 @@ class Grid:
 
     ``exact`` demands rows at the grid times; otherwise one row anywhere in each step
     suffices (polled snapshots and recorded streams arrive at irregular instants).
+    ``periods`` says a row stamped ``t`` sums up ``[t, t + step)`` (a candle, a statistics
+    period) and is final only once that has ended; otherwise a row is final when stamped.
     """
 
     step: Callable[[Settings], pd.Timedelta]
     exact: bool
     severity: Literal["ERROR", "WARN"] = "ERROR"
+    periods: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,13 +65,15 @@ class RawFamily:
         key = (self.key_column,) if self.key_column else ()
         return key + ((self.series_column,) if self.series_column else ())
 
-    def expected_grid(self, key: str, day: date, settings: Settings) -> dict[tuple, pd.DatetimeIndex]:
-        """Expected timestamps per series for partition (``key``, ``day``)."""
+    def expected_grid(self, key: str, day: date, settings: Settings,
+                      as_of: datetime | None = None) -> dict[tuple, pd.DatetimeIndex]:
+        """Expected timestamps per series for partition (``key``, ``day``); of an open day,
+        those whose step has ended by ``as_of``."""
         if self.grid is None:
             return {}
-        start = pd.Timestamp(day)
-        times = pd.date_range(start, start + pd.Timedelta(days=1), freq=self.grid.step(settings),
-                              inclusive="left")
+        start, step = pd.Timestamp(day), self.grid.step(settings)
+        end = start + pd.Timedelta(days=1) if as_of is None else closed_until(day, as_of, step)
+        times = pd.date_range(start, end, freq=step, inclusive="left")
         prefix = (key,) if self.key_column else ()
         if self.series_within_key is None:
             return {prefix: times}
@@ -96,17 +102,17 @@ FAMILIES: tuple[RawFamily, ...] = (
     RawFamily(
         "spot_klines", "Spot candles at the configured interval; ts is the bar open time.",
         ("GET /api/v3/klines",), parsers.parse_klines, schemas.Klines, "symbol", ("ts", "symbol"),
-        Grid(_kline_step, exact=True), extra_checks=("ohlc", "price_jumps"),
+        Grid(_kline_step, exact=True, periods=True), extra_checks=("ohlc", "price_jumps"),
     ),
     RawFamily(
         "futures_klines", "USDⓈ-M perpetual candles at the configured interval.",
         ("GET /fapi/v1/klines",), parsers.parse_klines, schemas.Klines, "symbol", ("ts", "symbol"),
-        Grid(_kline_step, exact=True), extra_checks=("ohlc", "price_jumps"),
+        Grid(_kline_step, exact=True, periods=True), extra_checks=("ohlc", "price_jumps"),
     ),
     RawFamily(
         "mark_price_klines", "Mark-price candles of the perpetual (volume fields are not served).",
         ("GET /fapi/v1/markPriceKlines",), parsers.parse_mark_price_klines, schemas.MarkPriceKlines,
-        "symbol", ("ts", "symbol"), Grid(_kline_step, exact=True),
+        "symbol", ("ts", "symbol"), Grid(_kline_step, exact=True, periods=True),
         extra_checks=("ohlc", "price_jumps"),
     ),
     RawFamily(
@@ -122,7 +128,7 @@ FAMILIES: tuple[RawFamily, ...] = (
     RawFamily(
         "open_interest", "Open-interest history (the API serves only the last ~30 days).",
         ("GET /futures/data/openInterestHist",), parsers.parse_open_interest, schemas.OpenInterest,
-        "symbol", ("ts", "symbol"), Grid(_ratio_step, exact=True),
+        "symbol", ("ts", "symbol"), Grid(_ratio_step, exact=True, periods=True),
     ),
     RawFamily(
         "long_short_ratio",
@@ -130,13 +136,14 @@ FAMILIES: tuple[RawFamily, ...] = (
         ("GET /futures/data/globalLongShortAccountRatio", "GET /futures/data/topLongShortAccountRatio",
          "GET /futures/data/topLongShortPositionRatio"),
         parsers.parse_long_short_ratio, schemas.LongShortRatio, "symbol",
-        ("ts", "symbol", "ratio_type"), Grid(_ratio_step, exact=True), series_column="ratio_type",
+        ("ts", "symbol", "ratio_type"), Grid(_ratio_step, exact=True, periods=True),
+        series_column="ratio_type",
         series_within_key=lambda _k, _d: ("global_account", "top_account", "top_position"),
     ),
     RawFamily(
         "taker_volume", "Taker buy and sell volume of the perpetual per period.",
         ("GET /futures/data/takerlongshortRatio",), parsers.parse_taker_volume, schemas.TakerVolume,
-        "symbol", ("ts", "symbol"), Grid(_ratio_step, exact=True),
+        "symbol", ("ts", "symbol"), Grid(_ratio_step, exact=True, periods=True),
     ),
     RawFamily(
         "ticker_24hr", "Hourly snapshots of the rolling 24-hour spot statistics.",

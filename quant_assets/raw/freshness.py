@@ -3,7 +3,9 @@
 Dagster's ``build_time_partition_freshness_checks`` accepts only plain time-window
 partitions, and the raw assets are partitioned by day × symbol (or asset), so this
 check asks the instance directly: once a UTC day has been closed for ``grace``, every
-partition of that day must be materialized. The failure names the missing partitions.
+partition of that day must be materialized, and its newest materialization must be a
+complete one (not an hourly refresh from while the day was open). The failure names
+the missing partitions.
 """
 
 
@@ -11,6 +13,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+
+from quant_assets.raw.assets import COMPLETE
 
 CHECK_NAME = "newest_partition_fresh"
 
@@ -32,9 +36,31 @@ def partition_keys_of_day(partitions_def: dg.PartitionsDefinition, day: date) ->
 
 def missing_partitions(instance: dg.DagsterInstance, key: dg.AssetKey,
                        partitions_def: dg.PartitionsDefinition, day: date) -> list[str]:
-    """Partition keys of ``day`` that ``key`` has never materialized."""
+    """Partition keys of ``day`` that ``key`` has not materialized complete: never, or last
+    while the day was still open (a refresh of today's partition, not the closing run)."""
+    expected = partition_keys_of_day(partitions_def, day)
     done = instance.get_materialized_partitions(key)
-    return [k for k in partition_keys_of_day(partitions_def, day) if k not in done]
+    missing = [k for k in expected if k not in done]
+    return missing + [f"{k} (open-day copy)" for k in _open_copies(instance, key, [k for k in expected
+                                                                                 if k in done])]
+
+
+def _open_copies(instance: dg.DagsterInstance, key: dg.AssetKey, partition_keys: list[str]) -> list[str]:
+    """Of ``partition_keys``, those whose newest materialization says ``complete: false``."""
+    newest: dict[str, bool] = {}
+    cursor = None
+    while len(newest) < len(partition_keys):
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=partition_keys), limit=1000, cursor=cursor)
+        for record in page.records:
+            materialization = record.asset_materialization
+            if materialization is not None and materialization.partition not in newest:
+                complete = materialization.metadata.get(COMPLETE)
+                newest[materialization.partition] = complete is None or bool(complete.value)
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    return [k for k in partition_keys if not newest.get(k, True)]
 
 
 def build_freshness_check(

@@ -8,7 +8,10 @@ of current state) also by the time they were received.
 
 A file is never overwritten: landing the same request again with identical bodies
 reuses the file; different bodies are written as ``<request>.v2.jsonl.gz``, ``v3`` …
-and reported, and :meth:`LandingZone.read` returns the newest version of each.
+and :meth:`LandingZone.read` returns the newest version of each. A new version is
+``refreshed`` when the one before was received before its day closed (today's open
+partition grows through the day); otherwise it is a ``new_version``: the source
+changed an answer it had already given, which the raw assets report.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from quant_assets.days import day_end
 from quant_assets.sources.base import Payload, Request
 
-LandingStatus = Literal["new", "unchanged", "new_version"]
+LandingStatus = Literal["new", "unchanged", "refreshed", "new_version"]
 _VERSION = re.compile(r"^(?P<stem>.+?)(\.v(?P<version>\d+))?\.jsonl\.gz$")
 FORMAT_VERSION = 1
 
@@ -69,7 +73,8 @@ class LandingZone:
         stem = self._stem(payload)
         digest = _digest(payload.bodies)
         versions = self._versions(folder, stem)
-        if versions and self._header(versions[-1][1])["sha256"] == digest:
+        previous = self._header(versions[-1][1]) if versions else None
+        if previous is not None and previous["sha256"] == digest:
             return LandedFile(versions[-1][1], "unchanged")
         next_version = versions[-1][0] + 1 if versions else 1
         name = f"{stem}.jsonl.gz" if next_version == 1 else f"{stem}.v{next_version}.jsonl.gz"
@@ -90,7 +95,10 @@ class LandingZone:
             os.link(tmp, target)  # fails if the target appeared meanwhile: no silent overwrite
         finally:
             os.unlink(tmp)
-        return LandedFile(target, "new" if next_version == 1 else "new_version")
+        if previous is None:
+            return LandedFile(target, "new")
+        closes_ms = (day_end(day) - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
+        return LandedFile(target, "refreshed" if previous["received_at_ms"] < closes_ms else "new_version")
 
     def read(self, source: str, family: str, key: str, day: date) -> list[Payload]:
         """The newest version of every payload landed for this partition, in request order."""

@@ -21,6 +21,7 @@ from quant_assets.modules.engine import history
 from quant_assets.modules.tables import UnitScore, symbol_rows
 from quant_assets.partitions import build_partitions
 from quant_assets.raw.assets import build_raw_assets
+from quant_assets.raw.freshness import missing_partitions
 from quant_assets.resources import build_resources
 from quant_assets.settings import load_settings
 
@@ -136,3 +137,70 @@ def test_run_config_overrides_are_validated_data(settings, instance, raw):
                {"ops": {"trend_moment_module": {"config": {
                    "overrides_yaml": "weights: {roc: 0.8, z: 0.2}\nthresholds: {upper: 0.7}"}}}})
     assert good.success
+
+
+# --------------------------------------------------------------------------- today's open partition
+OPEN = date(2026, 9, 4)
+
+
+@pytest.fixture(scope="module")
+def open_day(tmp_path_factory):
+    """Own DuckDB file and instance: three closed days of bars for BTCUSDT, then the fourth."""
+    settings = load_settings({"QUANT_DATA_DIR": str(tmp_path_factory.mktemp("open_day")),
+                              "QUANT_SYMBOLS": "BTCUSDT", "QUANT_START_DATE": FIRST.isoformat()})
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert raw_bars(settings, instance, FIRST, OPEN - timedelta(days=1)).success
+        yield settings, instance
+
+
+def raw_bars(settings, instance, first: date, last: date, clock: str = ""):
+    partitions = build_partitions(settings)
+    bars = [a for a in build_raw_assets(settings, partitions)
+            if a.partitions_def == partitions["symbol"] and a.key.path[-1] not in TICK_FAMILIES]
+    return dg.materialize(bars, instance=instance, resources=build_resources(settings, clock),
+                          raise_on_error=False,
+                          tags={"dagster/asset_partition_range_start": f"{first}|BTCUSDT",
+                                "dagster/asset_partition_range_end": f"{last}|BTCUSDT"})
+
+
+def materialization(result, *path: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(list(path))]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_todays_open_partition_holds_what_has_closed_and_becomes_the_closed_day(open_day):
+    settings, instance = open_day
+    spot = dg.AssetKey(["raw", "spot_klines"])
+    by_symbol = build_partitions(settings)["symbol"]
+    as_of = {"ops": {"trend_moment_module": {"config": {"as_of": f"{OPEN}T10:30"}}}}
+
+    # 10:30 on the open day: the candles closed by then, and the scores of those bars.
+    early = raw_bars(settings, instance, OPEN, OPEN, clock=f"{OPEN}T10:30")
+    assert early.success
+    assert materialization(early, "raw", "spot_klines")["complete"] is False
+    assert all(e.passed for e in early.get_asset_check_evaluations())
+    assert missing_partitions(instance, spot, by_symbol, OPEN) == [f"{OPEN}|BTCUSDT (open-day copy)"]
+    partial = run(settings, instance, OPEN, OPEN, "BTCUSDT", as_of)
+    assert partial.success
+    assert materialization(partial, "scores", "trend_score")["complete"] is False
+    intraday = scores(settings).query("ts >= @OPEN")
+    assert list(intraday["ts"].dt.hour) == list(range(10))  # 09:00 closed at 10:00; 10:00 is open
+
+    # Nothing of the day has closed at 00:20: refused, stored scores untouched.
+    too_early = run(settings, instance, OPEN, OPEN, "BTCUSDT",
+                    {"ops": {"trend_moment_module": {"config": {"as_of": f"{OPEN}T00:20"}}}})
+    assert not too_early.success
+    pd.testing.assert_frame_equal(scores(settings).query("ts >= @OPEN"), intraday)
+
+    # After midnight the closing run replaces the open copy; the early scores stand unchanged.
+    closing = raw_bars(settings, instance, OPEN, OPEN, clock=f"{OPEN + timedelta(days=1)}T00:20")
+    assert closing.success
+    closed = materialization(closing, "raw", "spot_klines")
+    assert closed["complete"] is True and closed["landing_files_refreshed"] >= 1
+    assert closed["landing_files_new_version"] == 0, "a growing day is not a changed answer"
+    assert missing_partitions(instance, spot, by_symbol, OPEN) == []
+    assert run(settings, instance, OPEN, OPEN, "BTCUSDT").success
+    final = scores(settings).query("ts >= @OPEN").reset_index(drop=True)
+    assert len(final) == 24
+    pd.testing.assert_series_equal(final["score"].iloc[:10], intraday["score"].reset_index(drop=True),
+                                   rtol=0, atol=1e-12)

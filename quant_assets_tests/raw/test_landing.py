@@ -33,14 +33,26 @@ def test_same_payload_again_reuses_the_file(tmp_path):
     assert len(list(first.path.parent.iterdir())) == 1
 
 
+DAY_CLOSES_MS = 1_794_355_200_000  # 2026-11-11 00:00 UTC
+
+
 def test_a_different_answer_is_kept_as_a_new_version(tmp_path):
     zone = LandingZone(tmp_path)
-    first = zone.write("spot_klines", "BTCUSDT", DAY, payload('[[1,"2"]]'))
-    second = zone.write("spot_klines", "BTCUSDT", DAY, payload('[[1,"3"]]'))
+    first = zone.write("spot_klines", "BTCUSDT", DAY, payload('[[1,"2"]]', received=DAY_CLOSES_MS))
+    second = zone.write("spot_klines", "BTCUSDT", DAY, payload('[[1,"3"]]', received=DAY_CLOSES_MS + 9))
     assert second.status == "new_version" and second.path.name.endswith(".v2.jsonl.gz")
     assert first.path.exists()
     [newest] = zone.read("test", "spot_klines", "BTCUSDT", DAY)
     assert newest.bodies == ('[[1,"3"]]',)
+
+
+def test_an_open_days_answer_growing_is_a_refresh_not_a_changed_answer(tmp_path):
+    zone = LandingZone(tmp_path)
+    zone.write("spot_klines", "BTCUSDT", DAY, payload('[[1,"2"]]', received=DAY_CLOSES_MS - 1))
+    grown = zone.write("spot_klines", "BTCUSDT", DAY, payload('[[1,"2"],[2,"3"]]', received=DAY_CLOSES_MS))
+    assert grown.status == "refreshed" and grown.path.name.endswith(".v2.jsonl.gz")
+    [newest] = zone.read("test", "spot_klines", "BTCUSDT", DAY)
+    assert newest.bodies == ('[[1,"2"],[2,"3"]]',)
 
 
 def test_snapshots_are_named_by_their_time(tmp_path):

@@ -7,12 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quant_assets.raw.families import FAMILIES
+from quant_assets.raw.parsers import parse_payload
+from quant_assets.settings import load_settings
 from quant_assets.sources.base import DataUnavailableError
 from quant_assets.sources.simulated import core, intraday, onchain
 from quant_assets.sources.simulated.core import hourly_path
 from quant_assets.sources.simulated.source import SimulatedMarket
 
 SEED = 20240101
+SETTINGS = load_settings({})
 DAY = date(2026, 10, 5)
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
 
@@ -104,9 +108,34 @@ def test_books_are_uncrossed_with_a_growing_depth_profile(market):
 
 
 def test_the_future_is_not_served(market):
-    today = datetime.now(UTC).date()
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     with pytest.raises(DataUnavailableError, match="not available yet"):
-        market.fetch("spot_klines", "BTCUSDT", today)
+        market.fetch("spot_klines", "BTCUSDT", tomorrow)
+
+
+def test_today_is_served_as_it_stands_now_and_is_a_prefix_of_the_closed_day():
+    day = date(2026, 11, 20)
+    open_day = SimulatedMarket(SEED, now=lambda: datetime(2026, 11, 20, 10, 17))
+    closed = SimulatedMarket(SEED, now=lambda: datetime(2026, 11, 21, 1, 0))
+    now = pd.Timestamp("2026-11-20 10:17")
+    for family in FAMILIES:
+        if family.name in ("onchain_metrics", "etf_flows"):
+            with pytest.raises(DataUnavailableError, match="published after the day closes"):
+                open_day.fetch(family.name, "BTC" if family.partitioning == "asset" else "ALL", day)
+            continue
+        parse = lambda payloads, f=family: pd.concat(  # noqa: E731
+            [parse_payload(f.name, f.parser, p, "BTCUSDT") for p in payloads], ignore_index=True)
+        partial = parse(open_day.fetch(family.name, "BTCUSDT", day))
+        whole = parse(closed.fetch(family.name, "BTCUSDT", day))
+        assert (partial["ts"] < now).all() and (len(partial) or family.grid is None), family.name
+        if family.grid is not None and family.grid.periods:  # only periods that had ended
+            assert (partial["ts"] + family.grid.step(SETTINGS) <= now).all(), family.name
+        # Nothing served early changes later: the open day is the closed day's prefix.
+        prefix = whole[whole["ts"].isin(partial["ts"])] if family.name != "agg_trades" else \
+            whole[whole["agg_trade_id"].isin(partial["agg_trade_id"])]
+        columns = [c for c in partial.columns if c not in ("received_at",)]
+        pd.testing.assert_frame_equal(partial[columns].reset_index(drop=True),
+                                      prefix[columns].reset_index(drop=True), obj=family.name)
 
 
 def test_unknown_symbols_get_a_reproducible_profile():

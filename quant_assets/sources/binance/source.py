@@ -147,10 +147,9 @@ class BinanceMarket(BatchFetchMixin):
             return
         if family not in HISTORY_FAMILIES:
             raise DataUnavailableError(f"binance: no endpoint family {family!r}")
-        closes = datetime(day.year, day.month, day.day) + timedelta(days=1)
-        if closes > now:
+        if day > today:  # today is served as far as it has happened (the open partition)
             raise DataUnavailableError(f"binance: {family} for {key} on {day} is not available yet "
-                                       f"(the day closes at {closes:%Y-%m-%d %H:%M} UTC)")
+                                       f"(today is {today}, UTC)")
         if family in SHORT_HISTORY:
             earliest = self.earliest_statistics_day()
             if day < earliest:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -45,6 +46,8 @@ from quant_assets.sources.simulated.intraday import (
 from quant_assets.sources.simulated.profiles import LEADER, profile_for
 
 HOUR_MS = 3_600_000
+#: Daily series published after their day has closed (no open partition).
+CLOSED_DAY_FAMILIES = ("onchain_metrics", "etf_flows")
 DAY_MS = 24 * HOUR_MS
 DEPTH_LEVELS = 20
 DEPTH_EVERY_MINUTES = 1
@@ -65,8 +68,10 @@ def _hour_label(ms: int) -> str:
 class SimulatedMarket(SequentialFetchMixin):
     """Deterministic offline market; see :mod:`quant_assets.sources.simulated.core`.
 
-    ``now`` bounds what exists: a day is served only once it has closed, as a real
-    exchange cannot serve the future.
+    ``now`` bounds what exists, as a real exchange cannot serve the future. A closed day
+    is served whole. Today (the open day) is served as it stands at ``now``: closed
+    candles and statistics periods, settled funding, snapshots already polled, trades
+    and stream messages already sent. On-chain and ETF series exist only for closed days.
     """
 
     name = "simulated"
@@ -85,14 +90,48 @@ class SimulatedMarket(SequentialFetchMixin):
         if handler is None:
             raise DataUnavailableError(f"simulated market: no endpoint family {family!r}")
         day_end = datetime(day.year, day.month, day.day) + timedelta(days=1)
-        if day_end > self._now():
+        now = self._now()
+        is_open = day_end > now
+        if is_open and (day != now.date() or family in CLOSED_DAY_FAMILIES):
             raise DataUnavailableError(
                 f"simulated market: {family} for {key} on {day} is not available yet "
-                f"(the day closes at {day_end:%Y-%m-%d %H:%M} UTC)")
+                f"(the day closes at {day_end:%Y-%m-%d %H:%M} UTC"
+                + (", and this series is published after the day closes)" if day == now.date() else ")"))
         if day < EPOCH.date() + timedelta(days=2):
             raise DataUnavailableError(
                 f"simulated market: {day} is before the simulation epoch {EPOCH:%Y-%m-%d}")
-        return handler(key, day)
+        payloads = handler(key, day)
+        return self._served_by(family, payloads, int(pd.Timestamp(now).value // 1_000_000)) if is_open \
+            else payloads
+
+    def _served_by(self, family: str, payloads: list[Payload], now_ms: int) -> list[Payload]:
+        """What of a day's ``payloads`` the exchange had sent by ``now_ms``: rows final by then
+        (a candle or statistics period once it has ended, a settlement, a trade or a stream
+        message once it happened), snapshots polled by then; REST pages are fetched at ``now_ms``."""
+        period_ms = RATIO_PERIODS[self.period] * 60_000
+        final_ms: Callable[[object], int] = {
+            "funding_rate": lambda row: row["fundingTime"],
+            "agg_trades": lambda row: row["T"],
+            "open_interest": lambda row: row["timestamp"] + period_ms,
+            "long_short_ratio": lambda row: row["timestamp"] + period_ms,
+            "taker_volume": lambda row: row["timestamp"] + period_ms,
+        }.get(family, lambda row: row[6] + 1)  # klines: the close time is the last millisecond
+        served = []
+        for payload in payloads:
+            if payload.kind == "snapshot":
+                if payload.received_at_ms <= now_ms:
+                    served.append(payload)
+            elif payload.kind == "stream":
+                if payload.received_at_ms - HOUR_MS < now_ms:  # the recorded hour has begun
+                    bodies = tuple(body for body in payload.bodies if json.loads(body)["E"] <= now_ms)
+                    served.append(replace(payload, bodies=bodies,
+                                          received_at_ms=min(payload.received_at_ms, now_ms)))
+            else:
+                rows = [row for row in json.loads(payload.bodies[0]) if final_ms(row) <= now_ms]
+                started = int(payload.request.param("startTime") or 0) < now_ms
+                if rows or (started and not served):
+                    served.append(replace(payload, bodies=(_dumps(rows),), received_at_ms=now_ms))
+        return served
 
     # ------------------------------------------------------------------ truth
     def truth(self, symbol: str, start: datetime, end: datetime) -> pd.DataFrame:

@@ -161,12 +161,12 @@ def test_current_state_families_poll_today_and_refuse_past_days(hosts, family, e
     ("liquidations", "liquidations are only streamed.*stream recorder"),
     ("onchain_metrics", "not a Binance endpoint family; on-chain series come from the Glassnode client"),
     ("etf_flows", "not a Binance endpoint family; ETF flows come from the published flow tables"),
-    ("spot_klines", f"spot_klines for {SYMBOL} on {TODAY} is not available yet"),
+    ("spot_klines", f"spot_klines for {SYMBOL} on {TODAY + timedelta(days=1)} is not available yet"),
     ("order_book_3d", "no endpoint family 'order_book_3d'"),
 ])
 def test_families_the_rest_api_cannot_serve_are_refused_with_the_reason(family, message):
     source = BinanceMarket("1h", BinanceConfig(spot_url="http://127.0.0.1:9", futures_url="http://127.0.0.1:9"))
-    day = TODAY if family == "spot_klines" else DAY
+    day = TODAY + timedelta(days=1) if family == "spot_klines" else DAY
     with pytest.raises(DataUnavailableError, match=message):
         source.fetch(family, SYMBOL, day)
 
