@@ -10,6 +10,7 @@ from quant_assets.automation.alerts import build_alert_sensor
 from quant_assets.automation.conditions import build_automation_sensor, module_condition
 from quant_assets.automation.jobs import build_module_jobs, build_raw_jobs, build_raw_schedules
 from quant_assets.automation.landing_sensor import build_landing_sensor
+from quant_assets.automation.listing_sensor import build_listing_sensor
 from quant_assets.modules import load_modules
 from quant_assets.modules.assets import build_module_assets
 from quant_assets.modules.frames import TICK_FRAMES
@@ -40,7 +41,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                                       timedelta(minutes=settings.kline_minutes)),
         sensors=[build_alert_sensor(str(settings.duckdb_path)),
                  build_automation_sensor([module.id for module in modules.values()]),
-                 build_landing_sensor(settings.landing_dir, settings.symbols, partitions_by_kind["symbol"])],
+                 build_landing_sensor(settings.landing_dir, settings.symbols, partitions_by_kind["symbol"]),
+                 build_listing_sensor(settings)],
         resources=build_resources(settings),
         executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
     )

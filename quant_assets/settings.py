@@ -51,6 +51,12 @@ class Settings:
     dagster_home: Path
     simulation_seed: int
     workers: int = 1
+    auto_add_symbols: bool = False
+
+    @property
+    def added_symbols_file(self) -> Path:
+        """Symbols the listing sensor added (``QUANT_SYMBOLS_AUTO_ADD``), one per line."""
+        return added_symbols_file(self.data_dir)
 
     @property
     def landing_dir(self) -> Path:
@@ -119,6 +125,29 @@ def _parse_workers(value: str) -> int:
     return int(value)
 
 
+def _parse_flag(variable: str, value: str) -> bool:
+    if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(variable, value, "must be true or false")
+    return value.strip().lower() in ("true", "1", "yes")
+
+
+def added_symbols_file(data_dir: Path) -> Path:
+    return data_dir / "symbols.added"
+
+
+def _with_added_symbols(symbols: tuple[str, ...], data_dir: Path) -> tuple[str, ...]:
+    """``QUANT_SYMBOLS`` followed by the symbols the listing sensor added, if any."""
+    path = added_symbols_file(data_dir)
+    if not path.exists():
+        return symbols
+    added = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    for number, symbol in enumerate(added, start=1):
+        if not _SYMBOL_PATTERN.match(symbol):
+            raise SettingsError(f"{path} line {number}", symbol, "is not an upper-case exchange symbol "
+                                "with a stablecoin quote")
+    return symbols + tuple(dict.fromkeys(s for s in added if s not in symbols))
+
+
 def _parse_path(variable: str, value: str) -> Path:
     if not value.strip():
         raise SettingsError(variable, value, "must be a path")
@@ -136,7 +165,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("QUANT_DUCKDB_PATH", str(duckdb_path), "must end in .duckdb")
     return Settings(
         source=_parse_source(env.get("QUANT_SOURCE", "simulated")),
-        symbols=_parse_symbols(env.get("QUANT_SYMBOLS", ",".join(DEFAULT_SYMBOLS))),
+        symbols=_with_added_symbols(_parse_symbols(env.get("QUANT_SYMBOLS", ",".join(DEFAULT_SYMBOLS))),
+                                    data_dir),
         duckdb_path=duckdb_path,
         start_date=_parse_start_date(env.get("QUANT_START_DATE", DEFAULT_START_DATE.isoformat())),
         kline_interval=_parse_interval(env.get("QUANT_KLINE_INTERVAL", "1h")),
@@ -146,4 +176,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         simulation_seed=_parse_seed(env.get("QUANT_SIM_SEED", "20240101")),
         workers=_parse_workers(env.get("QUANT_WORKERS", str(min(os.cpu_count() or 1, 8)))),
+        auto_add_symbols=_parse_flag("QUANT_SYMBOLS_AUTO_ADD", env.get("QUANT_SYMBOLS_AUTO_ADD", "false")),
     )

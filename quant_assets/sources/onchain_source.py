@@ -33,6 +33,7 @@ from quant_assets.sources.base import (
 )
 from quant_assets.sources.etf_flows import EtfFlowImporter
 from quant_assets.sources.glassnode import GlassnodeClient, GlassnodeConfig, GlassnodeStats
+from quant_assets.sources.listings import Listing
 from quant_assets.sources.onchain_catalog import ONCHAIN_ASSETS
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,14 @@ class CompositeSource:
 
     def __repr__(self) -> str:
         return f"CompositeSource(exchange={self.exchange!r}, onchain={self.onchain!r})"
+
+    def perpetual_listings(self) -> list[Listing]:
+        """The exchange source's perpetual listings."""
+        lister = getattr(self.exchange, "perpetual_listings", None)
+        if lister is None:
+            raise DataUnavailableError(f"{self.exchange.name}: this source has no listing of perpetual "
+                                       "symbols (the binance source reads it from exchangeInfo)")
+        return lister()
 
     def source_for(self, family: str) -> MarketSource:
         """The source that answers ``family`` (an explicit route first, e.g. recorded streams)."""

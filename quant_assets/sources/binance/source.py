@@ -33,6 +33,7 @@ from quant_assets.sources.exchange_facts import (
     SPOT_KLINE_LIMIT,
     ratio_period,
 )
+from quant_assets.sources.listings import Listing, usdm_perpetuals
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,16 @@ class BinanceMarket(BatchFetchMixin):
                 yield key, day, payloads
         finally:
             runner.stop()
+
+    # ------------------------------------------------------------------ listings
+    def perpetual_listings(self) -> list[Listing]:
+        """The trading USDⓈ-M perpetuals, from one ``GET /fapi/v1/exchangeInfo`` (weight 1)."""
+
+        async def ask() -> str:
+            async with BinanceClient(self.config) as client:
+                return (await client.exchange_info("futures")).text
+
+        return usdm_perpetuals(asyncio.run(ask()), "binance /fapi/v1/exchangeInfo")
 
     # ------------------------------------------------------------------ availability
     def _check_available(self, family: str, key: str, day: date) -> None:

@@ -33,6 +33,7 @@ from quant_assets.sources.exchange_facts import (
     SPOT_KLINE_LIMIT,
     ratio_period,
 )
+from quant_assets.sources.listings import Listing, usdm_perpetuals
 from quant_assets.sources.onchain_catalog import ETF_FUNDS, ONCHAIN_ASSETS, ONCHAIN_METRIC_PATHS
 from quant_assets.sources.simulated import core, onchain
 from quant_assets.sources.simulated.core import EPOCH, day_start_hour, funding_rate, hourly_path
@@ -46,6 +47,19 @@ from quant_assets.sources.simulated.intraday import (
 from quant_assets.sources.simulated.profiles import LEADER, profile_for
 
 HOUR_MS = 3_600_000
+#: Futures contracts of the simulated exchange: symbol → (onboard day, contract type, status).
+#: Two perpetuals are listed after the platform's default start, so the listing sensor has news.
+SIMULATED_LISTINGS: dict[str, tuple[date, str, str]] = {
+    "BTCUSDT": (date(2019, 9, 25), "PERPETUAL", "TRADING"),
+    "ETHUSDT": (date(2019, 11, 27), "PERPETUAL", "TRADING"),
+    "BNBUSDT": (date(2020, 2, 10), "PERPETUAL", "TRADING"),
+    "XRPUSDT": (date(2020, 1, 6), "PERPETUAL", "TRADING"),
+    "SOLUSDT": (date(2020, 9, 14), "PERPETUAL", "TRADING"),
+    "BTCUSDT_261225": (date(2026, 9, 26), "CURRENT_QUARTER", "TRADING"),
+    "LUNAUSDT": (date(2021, 1, 1), "PERPETUAL", "SETTLING"),
+    "DOGEUSDT": (date(2024, 6, 3), "PERPETUAL", "TRADING"),
+    "AVAXUSDT": (date(2025, 2, 17), "PERPETUAL", "TRADING"),
+}
 #: Daily series published after their day has closed (no open partition).
 CLOSED_DAY_FAMILIES = ("onchain_metrics", "etf_flows")
 DAY_MS = 24 * HOUR_MS
@@ -132,6 +146,24 @@ class SimulatedMarket(SequentialFetchMixin):
                 if rows or (started and not served):
                     served.append(replace(payload, bodies=(_dumps(rows),), received_at_ms=now_ms))
         return served
+
+    # ------------------------------------------------------------------ listings
+    def exchange_info(self) -> str:
+        """``GET /fapi/v1/exchangeInfo`` as of ``now``: the simulated perpetuals listed by then
+        (a quarterly contract and a settling one are listed too, as on the exchange)."""
+        today = self._now().date()
+        entries = [
+            {"symbol": symbol, "pair": symbol, "contractType": contract, "status": status,
+             "baseAsset": symbol.removesuffix("USDT"), "quoteAsset": "USDT", "marginAsset": "USDT",
+             "onboardDate": day_start_ms(onboard), "deliveryDate": 4_133_404_800_000}
+            for symbol, (onboard, contract, status) in sorted(SIMULATED_LISTINGS.items()) if onboard <= today
+        ]
+        return _dumps({"timezone": "UTC", "serverTime": int(pd.Timestamp(self._now()).value // 1_000_000),
+                       "futuresType": "U_MARGINED", "rateLimits": [], "exchangeFilters": [],
+                       "symbols": entries})
+
+    def perpetual_listings(self) -> list[Listing]:
+        return usdm_perpetuals(self.exchange_info(), "simulated /fapi/v1/exchangeInfo")
 
     # ------------------------------------------------------------------ truth
     def truth(self, symbol: str, start: datetime, end: datetime) -> pd.DataFrame:

@@ -246,6 +246,11 @@ class FakeBinance:
         #: Most weight counted in one window (others' use included).
         self.peak_used = 0
         self.injected: Counter[str] = Counter()
+        #: The futures host's contracts as ``exchangeInfo`` lists them (tests add listings).
+        self.futures_listing: list[dict[str, Any]] = [
+            {"symbol": s, "pair": s, "contractType": "PERPETUAL", "status": "TRADING",
+             "baseAsset": s.removesuffix("USDT"), "quoteAsset": "USDT", "onboardDate": 1_569_398_400_000}
+            for s in sorted(SYMBOLS)]
         self.served: list[Served] = []
         self.received: list[Received] = []
         #: Errors of the server itself (a bug in this fake); clients hanging up are not errors.
@@ -353,7 +358,8 @@ class FakeBinance:
                     {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
                 ],
                 "exchangeFilters": [],
-                "symbols": [{"symbol": s, "status": "TRADING"} for s in sorted(SYMBOLS)],
+                "symbols": self.futures_listing if self.kind == "futures"
+                else [{"symbol": s, "status": "TRADING"} for s in sorted(SYMBOLS)],
             }
         if path in ("/api/v3/account", "/fapi/v2/balance"):
             return self._signed(path, query, headers)

@@ -231,3 +231,18 @@ def test_build_source_returns_the_binance_market_with_urls_from_the_environment(
     assert source.kline_interval == "15m" and source.period == "15m"
     assert type(composite.source_for("onchain_metrics")).__name__ == "OnchainMarket"
     assert type(composite.source_for("depth_snapshots")).__name__ == "RecordedStreams"
+
+
+def test_perpetual_listings_come_from_futures_exchange_info(hosts):
+    spot, futures = hosts()
+    futures.futures_listing += [
+        {"symbol": "DOGEUSDT", "pair": "DOGEUSDT", "contractType": "PERPETUAL", "status": "TRADING",
+         "baseAsset": "DOGE", "quoteAsset": "USDT", "onboardDate": 1_717_372_800_000},
+        {"symbol": "BTCUSDT_261225", "pair": "BTCUSDT", "contractType": "CURRENT_QUARTER",
+         "status": "TRADING", "baseAsset": "BTC", "quoteAsset": "USDT", "onboardDate": 1_717_372_800_000},
+    ]
+    listings = market(spot, futures).perpetual_listings()
+    assert [item.symbol for item in listings] == ["BNBUSDT", "BTCUSDT", "DOGEUSDT", "ETHUSDT", "SOLUSDT",
+                                                  "XRPUSDT"]
+    # The client reads exchangeInfo once for its weight budget, then asks for the listing.
+    assert {r.path for r in futures.received} == {"/fapi/v1/exchangeInfo"} and not spot.received
