@@ -54,6 +54,9 @@ class RawFamily:
     extra_checks: tuple[ExtraCheck, ...] = ()
     series_within_key: Callable[[str, date], tuple[str, ...]] | None = None
     order_columns: tuple[str, ...] = ()
+    #: Arrives as the stream recorder's hour files, each landed when its hour ends: of an
+    #: open day, only whole hours can be expected.
+    streamed: bool = False
 
     @property
     def key_column(self) -> str | None:
@@ -72,6 +75,8 @@ class RawFamily:
         if self.grid is None:
             return {}
         start, step = pd.Timestamp(day), self.grid.step(settings)
+        if as_of is not None and self.streamed:
+            as_of = closed_until(day, as_of, pd.Timedelta(hours=1)).to_pydatetime()
         end = start + pd.Timedelta(days=1) if as_of is None else closed_until(day, as_of, step)
         times = pd.date_range(start, end, freq=step, inclusive="left")
         prefix = (key,) if self.key_column else ()
@@ -159,14 +164,14 @@ FAMILIES: tuple[RawFamily, ...] = (
         "book_ticker", "Best bid/ask of the perpetual, recorded from the bookTicker stream.",
         ("stream <symbol>@bookTicker",), parsers.parse_book_ticker, schemas.BookTicker, "symbol",
         ("ts", "symbol", "update_id"), Grid(_fixed("5min"), exact=False),
-        extra_checks=("uncrossed_book",),
+        extra_checks=("uncrossed_book",), streamed=True,
     ),
     RawFamily(
         "depth_snapshots", "Top-20 order-book snapshots of the perpetual, one row per level.",
         ("stream <symbol>@depth20", "GET /fapi/v1/depth"), parsers.parse_depth,
         schemas.DepthSnapshots, "symbol", ("ts", "symbol", "last_update_id", "side", "level"),
         Grid(_fixed("5min"), exact=False), extra_checks=("uncrossed_book",),
-        order_columns=("side", "level"),
+        order_columns=("side", "level"), streamed=True,
     ),
     RawFamily(
         "agg_trades", "Aggregated trades of the perpetual with the taker side.",

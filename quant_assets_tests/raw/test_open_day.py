@@ -43,8 +43,11 @@ def test_the_gap_check_expects_the_periods_closed_by_the_run():
     at = datetime(2026, 11, 20, 10, 17)
     [klines] = FAMILIES_BY_NAME["spot_klines"].expected_grid("BTCUSDT", DAY, SETTINGS, at).values()
     assert list(klines.hour) == list(range(10))
+    [premium] = FAMILIES_BY_NAME["premium_index"].expected_grid("BTCUSDT", DAY, SETTINGS, at).values()
+    assert premium[-1] == pd.Timestamp("2026-11-20 09:00")  # the 10:00 poll's hour is still running
+    # Recorded streams land hour files when the hour ends: the 10:00 file is not there at 10:17.
     [depth] = FAMILIES_BY_NAME["depth_snapshots"].expected_grid("BTCUSDT", DAY, SETTINGS, at).values()
-    assert depth[-1] == pd.Timestamp("2026-11-20 10:10")  # the 10:15 bucket is still running
+    assert depth[-1] == pd.Timestamp("2026-11-20 09:55")
     funding = FAMILIES_BY_NAME["funding_rate"].expected_grid("BTCUSDT", DAY, SETTINGS, at)
     assert list(funding[("BTCUSDT",)]) == [pd.Timestamp("2026-11-20")]  # 08:00's 8h period runs
     [whole] = FAMILIES_BY_NAME["spot_klines"].expected_grid("BTCUSDT", DAY, SETTINGS,
