@@ -395,10 +395,11 @@ def build_module_asset(module: Module, settings: Settings, partitions: Mapping[s
         subjects = _subjects_of(active, settings, partition_subjects)
         # Today's open partition is computed on the bars closed so far and replaced whole later.
         start, day_close = pd.Timestamp(first), pd.Timestamp(last) + DAY
-        end = closed_until(last, config.moment(), bar)
+        as_of = config.moment()
+        end = closed_until(last, as_of, bar)
         if end <= start:
-            raise dg.Failure(description=f"scores.{declaration.score_table}: no {bar} bar of {first} has "
-                             f"closed by {config.moment():%Y-%m-%d %H:%M} UTC; nothing to compute yet",
+            raise dg.Failure(description=f"scores.{declaration.score_table}: no {bar} bar of {last} has "
+                             f"closed by {as_of:%Y-%m-%d %H:%M} UTC; nothing to compute yet",
                              allow_retries=False)
         span = history(active.declaration, bar)
         load_start = _load_start(span, start, settings)
