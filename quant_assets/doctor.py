@@ -20,6 +20,7 @@ from typing import Literal
 import dagster as dg
 import duckdb
 
+from quant_assets.days import utc_now
 from quant_assets.raw.freshness import expected_day, missing_partitions
 from quant_assets.settings import Settings
 
@@ -122,7 +123,7 @@ def run_doctor(settings: Settings, defs_factory: Callable[[], dg.Definitions], w
     else:
         defs = defs_factory()
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            findings += check_raw_freshness(defs, instance, now or datetime.now(UTC).replace(tzinfo=None))
+            findings += check_raw_freshness(defs, instance, now or utc_now())
             findings += check_asset_checks(defs, instance)
     if webserver is not None:
         findings += check_webserver(webserver)

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 
+from quant_assets.days import utc_now
+
 WEBHOOK_VARIABLE = "QUANT_ALERT_WEBHOOK"
 SENSOR_NAME = "check_failure_alerts"
 #: Events read per tick; the rest are read on the next ones.
@@ -101,7 +103,7 @@ def _run_partitions(instance: dg.DagsterInstance, run_id: str) -> str | None:
 def record_alerts(database: str, alerts: Sequence[Alert]) -> list[Alert]:
     """Add the alerts to the ``alerts`` table; returns those that were not there yet (a tick
     that failed after recording them reads the same events again)."""
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utc_now()
     with duckdb.connect(database) as connection:
         connection.execute(ALERTS_TABLE)
         ids = [a.event_id for a in alerts]
@@ -132,7 +134,7 @@ def mark_delivered(database: str, event_ids: Sequence[int]) -> None:
     with duckdb.connect(database) as connection:
         connection.execute(
             f"update alerts set delivered_at = ? where event_id in ({', '.join('?' for _ in event_ids)})",
-            [datetime.now(UTC).replace(tzinfo=None), *event_ids])
+            [utc_now(), *event_ids])
 
 
 def post_webhook(url: str, text: str, attempts: int = 3, backoff: float = 1.0, timeout: float = 10.0) -> None:

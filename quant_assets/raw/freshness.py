@@ -10,10 +10,11 @@ the missing partitions.
 
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 
+from quant_assets.days import utc_now
 from quant_assets.raw.assets import COMPLETE
 
 CHECK_NAME = "newest_partition_fresh"
@@ -66,7 +67,7 @@ def _open_copies(instance: dg.DagsterInstance, key: dg.AssetKey, partition_keys:
 def build_freshness_check(
     assets: Sequence[dg.AssetsDefinition],
     grace: timedelta = timedelta(hours=2),
-    now: Callable[[], datetime] = lambda: datetime.now(UTC).replace(tzinfo=None),
+    now: Callable[[], datetime] = utc_now,
 ) -> dg.AssetChecksDefinition:
     by_key = {a.key: a for a in assets}
 

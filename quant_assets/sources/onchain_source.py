@@ -22,8 +22,9 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from quant_assets.days import utc_now
 from quant_assets.sources.base import (
     BatchFetchMixin,
     DataUnavailableError,
@@ -69,7 +70,7 @@ class OnchainMarket(BatchFetchMixin):
             raise SourceError(f"OnchainMarket: the ETF importer lands its payloads as "
                               f"{self.etf.source_name!r}, not {self.name!r}; reparsing from the landing "
                               "zone would not find them")
-        self._now = now or (lambda: datetime.now(UTC).replace(tzinfo=None))
+        self._now = now or utc_now
         self._client_factory = client_factory or (lambda config, name: GlassnodeClient(config,
                                                                                        source_name=name))
         #: Statistics of the Glassnode client of the most recent on-chain run.

@@ -20,8 +20,9 @@ import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from quant_assets.days import utc_now
 from quant_assets.settings import KLINE_INTERVAL_MINUTES
 from quant_assets.sources.base import BatchFetchMixin, DataUnavailableError, Payload, SourceError
 from quant_assets.sources.binance import history
@@ -88,7 +89,7 @@ class BinanceMarket(BatchFetchMixin):
         self.period = ratio_period(kline_interval)
         self.config = config or BinanceConfig.from_env()
         self.partition_concurrency = partition_concurrency
-        self._now = now or (lambda: datetime.now(UTC).replace(tzinfo=None))
+        self._now = now or utc_now
         #: Statistics of the most recent ``fetch_all`` (requests, retries, faults met).
         self.last_stats: ClientStats | None = None
 

@@ -26,7 +26,7 @@ The hourly model of one symbol (log price ``x``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -34,6 +34,7 @@ import pandas as pd
 from scipy.signal import lfilter
 from scipy.stats import poisson
 
+from quant_assets.days import utc_now
 from quant_assets.sources.simulated.profiles import LEADER, SymbolProfile, profile_for, stable_code
 
 EPOCH = datetime(2019, 1, 1)
@@ -159,7 +160,7 @@ class HourlyPath:
 
 def _horizon(end_hour: int) -> int:
     """Generate at least to two days past today so repeated calls share one cache entry."""
-    today = datetime.now(UTC).replace(tzinfo=None)
+    today = utc_now()
     return max(end_hour, hour_index(today) + 48)
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from quant_assets.days import utc_now
 from quant_assets.settings import KLINE_INTERVAL_MINUTES
 from quant_assets.sources.base import (
     DataUnavailableError,
@@ -96,7 +97,7 @@ class SimulatedMarket(SequentialFetchMixin):
         self.kline_interval = kline_interval
         self.kline_minutes = KLINE_INTERVAL_MINUTES[kline_interval]
         self.period = ratio_period(kline_interval)
-        self._now = now or (lambda: datetime.now(UTC).replace(tzinfo=None))
+        self._now = now or utc_now
 
     # ------------------------------------------------------------------ interface
     def fetch(self, family: str, key: str, day: date) -> list[Payload]:
