@@ -22,9 +22,9 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from quant_assets.days import utc_now
+from quant_assets.days import day_end, utc_now
 from quant_assets.sources.base import (
     BatchFetchMixin,
     DataUnavailableError,
@@ -94,11 +94,11 @@ class OnchainMarket(BatchFetchMixin):
         if asset not in ONCHAIN_ASSETS:
             raise DataUnavailableError(f"glassnode: no on-chain asset {asset!r}; known: "
                                        f"{', '.join(ONCHAIN_ASSETS)}")
-        day_end = datetime(day.year, day.month, day.day) + timedelta(days=1)
-        if day_end > self._now():
+        closes = day_end(day)
+        if closes > self._now():
             raise DataUnavailableError(
                 f"glassnode: on-chain metrics of {asset} on {day} are not available yet (the day "
-                f"closes at {day_end:%Y-%m-%d %H:%M} UTC)")
+                f"closes at {closes:%Y-%m-%d %H:%M} UTC)")
 
     def _onchain(self, partitions: list[tuple[str, date]]) -> Iterator[tuple[str, date, list[Payload]]]:
         for asset, day in partitions:  # refuse the whole run before sending anything

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from quant_assets.days import utc_now
+from quant_assets.days import day_end, utc_now
 from quant_assets.settings import KLINE_INTERVAL_MINUTES
 from quant_assets.sources.base import (
     DataUnavailableError,
@@ -104,13 +104,13 @@ class SimulatedMarket(SequentialFetchMixin):
         handler = getattr(self, f"_fetch_{family}", None)
         if handler is None:
             raise DataUnavailableError(f"simulated market: no endpoint family {family!r}")
-        day_end = datetime(day.year, day.month, day.day) + timedelta(days=1)
+        closes = day_end(day)
         now = self._now()
-        is_open = day_end > now
+        is_open = closes > now
         if is_open and (day != now.date() or family in CLOSED_DAY_FAMILIES):
             raise DataUnavailableError(
                 f"simulated market: {family} for {key} on {day} is not available yet "
-                f"(the day closes at {day_end:%Y-%m-%d %H:%M} UTC"
+                f"(the day closes at {closes:%Y-%m-%d %H:%M} UTC"
                 + (", and this series is published after the day closes)" if day == now.date() else ")"))
         if day < EPOCH.date() + timedelta(days=2):
             raise DataUnavailableError(
